@@ -1,0 +1,3 @@
+"""The reading room: a research reading-room knowledge service."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,90 @@
+"""One error shape for the whole service.
+
+Every error carries its own HTTP status and machine code; one handler in
+``server.app`` renders all of them as ``{"error": {"code", "message", "details"}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ReadingRoomError(Exception):
+    """Base of every error the service raises on purpose."""
+
+    status_code: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, message: str, details: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: list[Any] = details or []
+
+    def to_body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class BadRequest(ReadingRoomError):
+    status_code = 400
+    code = "bad_request"
+
+
+class NotAuthenticated(ReadingRoomError):
+    status_code = 401
+    code = "not_authenticated"
+
+
+class Forbidden(ReadingRoomError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(ReadingRoomError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(ReadingRoomError):
+    status_code = 409
+    code = "conflict"
+
+
+class Gone(ReadingRoomError):
+    """A removed object: its tombstone's reason is the message."""
+
+    status_code = 410
+    code = "gone"
+
+
+class PayloadTooLarge(ReadingRoomError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class InvalidInput(ReadingRoomError):
+    status_code = 422
+    code = "invalid_input"
+
+
+class Moved(ReadingRoomError):
+    """A renamed object: the API and pages answer 308 to its new key."""
+
+    status_code = 308
+    code = "moved"
+
+    def __init__(self, old_key: str, new_key: str) -> None:
+        super().__init__(f"'{old_key}' is now '{new_key}'", [{"key": new_key}])
+        self.old_key = old_key
+        self.new_key = new_key
+
+
+class ContentError(ReadingRoomError):
+    """Content that does not validate; details hold every ``file:line: message``."""
+
+    status_code = 422
+    code = "invalid_content"
+
+
+class SandboxUnavailable(ReadingRoomError):
+    status_code = 503
+    code = "sandbox_unavailable"
