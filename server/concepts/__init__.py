@@ -1,0 +1,1 @@
+"""Concept pages: the list, the whole page as JSON, the graph of typed links."""

@@ -1,0 +1,178 @@
+"""Assemble a whole concept page (as JSON-able data) and the concept list and graph."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from server.errors import NotFound
+from server.keys import anchor_for, concept_key
+from server.models import (
+    Claim,
+    ClaimReview,
+    ClaimSupport,
+    Concept,
+    ConceptLink,
+    ConceptSource,
+    Context,
+    DemoState,
+    Equation,
+    Misconception,
+    Source,
+    Witness,
+)
+from server.objects.resolve import resolve_key
+from server.objects.serialize import (
+    claim_json,
+    demo_json,
+    equation_json,
+    misconception_json,
+    source_json,
+    witness_json,
+)
+from server.witnesses.records import witness_states
+
+CLAIM_REVIEW_NOTICE = (
+    "Claims without a substantive review badge still need exact source-support review."
+)
+
+
+def concept_summary(row: Concept, context_title: str) -> dict[str, Any]:
+    return {
+        "kind": "concept",
+        "key": row.key,
+        "anchor": anchor_for(row.key),
+        "title": row.title,
+        "context": {"slug": row.context, "title": context_title},
+        "slug": row.slug,
+        "summary": row.summary,
+        "url": f"/concepts/{row.context}/{row.slug}",
+        "api_url": f"/api/concepts/{row.context}/{row.slug}",
+    }
+
+
+def list_concepts(session: Session, context: str | None = None) -> list[dict[str, Any]]:
+    contexts = {c.slug: c.title for c in session.exec(select(Context))}
+    query = select(Concept).order_by(col(Concept.context), col(Concept.position))
+    if context is not None:
+        if context not in contexts:
+            raise NotFound(f"no context '{context}'", [{"contexts": sorted(contexts)}])
+        query = query.where(Concept.context == context)
+    return [concept_summary(row, contexts.get(row.context, row.context)) for row in session.exec(query)]
+
+
+def get_concept_row(session: Session, context: str, slug: str) -> Concept:
+    key = resolve_key(session, concept_key(context, slug))
+    row = session.exec(select(Concept).where(Concept.key == key)).first()
+    if row is None:  # pragma: no cover - the registry and the tables agree
+        raise NotFound(f"no concept '{key}'")
+    return row
+
+
+def claims_for(session: Session, claims: list[Claim]) -> list[dict[str, Any]]:
+    keys = [c.key for c in claims]
+    support: dict[str, list[ClaimSupport]] = defaultdict(list)
+    reviews: dict[str, list[ClaimReview]] = defaultdict(list)
+    if keys:
+        for s in session.exec(
+            select(ClaimSupport)
+            .where(col(ClaimSupport.claim_key).in_(keys))
+            .order_by(col(ClaimSupport.position))
+        ):
+            support[s.claim_key].append(s)
+        for r in session.exec(
+            select(ClaimReview)
+            .where(col(ClaimReview.claim_key).in_(keys))
+            .order_by(col(ClaimReview.reviewed_on), col(ClaimReview.id))
+        ):
+            reviews[r.claim_key].append(r)
+    return [claim_json(c, support[c.key], reviews[c.key]) for c in claims]
+
+
+def concept_links(session: Session, key: str) -> dict[str, list[dict[str, Any]]]:
+    titles = {row.key: row.title for row in session.exec(select(Concept))}
+    outgoing = session.exec(
+        select(ConceptLink).where(ConceptLink.from_key == key).order_by(col(ConceptLink.position))
+    ).all()
+    incoming = session.exec(
+        select(ConceptLink).where(ConceptLink.to_key == key).order_by(col(ConceptLink.from_key))
+    ).all()
+    return {
+        "outgoing": [
+            {"type": l.type, "to": l.to_key, "title": titles.get(l.to_key), "reason": l.reason,
+             "gate": l.gate, "url": _page_url(l.to_key)}
+            for l in outgoing
+        ],
+        "incoming": [
+            {"type": l.type, "from": l.from_key, "title": titles.get(l.from_key),
+             "reason": l.reason, "gate": l.gate, "url": _page_url(l.from_key)}
+            for l in incoming
+        ],
+    }  # fmt: skip
+
+
+def _page_url(key: str) -> str:
+    return "/concepts/" + key.partition(":")[2]
+
+
+def concept_page(session: Session, context: str, slug: str) -> dict[str, Any]:
+    """The whole page: sections, equations, witnesses, sources, claims, demos, links..."""
+    row = get_concept_row(session, context, slug)
+    key = row.key
+    context_row = session.get(Context, row.context)
+
+    def children(table: Any) -> list[Any]:
+        return list(
+            session.exec(
+                select(table).where(table.concept_key == key).order_by(col(table.position))
+            )
+        )
+
+    witnesses: list[Witness] = children(Witness)
+    states = witness_states(session, witnesses)
+    grounding = children(ConceptSource)
+    sources = {
+        s.key: s
+        for s in session.exec(
+            select(Source).where(col(Source.key).in_([g.source_key for g in grounding]))
+        )
+    }
+    data = row.data
+    return {
+        **concept_summary(row, context_row.title if context_row else row.context),
+        "bridge": data["bridge"],
+        "sections": [
+            {k: s[k] for k in ("id", "number", "title", "tagline", "markdown")}
+            for s in data["sections"]
+        ],
+        "equations": [equation_json(e) for e in children(Equation)],
+        "witnesses": [witness_json(w, *states[w.key]) for w in witnesses],
+        "sources": [source_json(sources[g.source_key], g.grounds) for g in grounding],
+        "claims": claims_for(session, children(Claim)),
+        "claim_review_notice": CLAIM_REVIEW_NOTICE,
+        "misconceptions": [misconception_json(m) for m in children(Misconception)],
+        "demos": [demo_json(d) for d in children(DemoState)],
+        "links": concept_links(session, key),
+        "storyboard": data["storyboard"],
+        "visual_inquiry": data["visual_inquiry"],
+        "practice": data["practice"],
+        "research": data["research"],
+        "source_file": row.source_file,
+    }
+
+
+def concept_graph(session: Session) -> dict[str, Any]:
+    contexts = {c.slug: c.title for c in session.exec(select(Context))}
+    nodes = [
+        concept_summary(row, contexts.get(row.context, row.context))
+        for row in session.exec(select(Concept).order_by(col(Concept.key)))
+    ]
+    edges = [
+        {"from": l.from_key, "to": l.to_key, "type": l.type, "reason": l.reason, "gate": l.gate}
+        for l in session.exec(
+            select(ConceptLink).order_by(col(ConceptLink.from_key), col(ConceptLink.position))
+        )
+    ]
+    return {"nodes": nodes, "edges": edges}

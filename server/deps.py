@@ -1,0 +1,29 @@
+"""Request dependencies: the settings and a session per request (commit or roll back)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from server.config import Settings
+from server.db import unit_of_work
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """Reads share a plain transaction; writes take the write lock up front and commit at the end."""
+    with unit_of_work(request.app.state.engine, write=request.method not in READ_METHODS) as s:
+        yield s
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -1,0 +1,1 @@
+"""Content ingestion: validate the whole ``content/`` tree, then write it in one transaction."""

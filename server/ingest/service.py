@@ -1,0 +1,127 @@
+"""``ingest``: validate the whole tree, then write it in the caller's single transaction."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from server.ingest.parse import ParsedConcept, parse_concept_file
+from server.ingest.problems import Problems
+from server.ingest.tree import SLUG, read_tree
+from server.ingest.validate import FileManifest, Registered, validate_tree
+from server.ingest.write import (
+    delete_concept,
+    update_registry,
+    write_concept,
+    write_contexts,
+    write_sources,
+)
+from server.keys import concept_key, source_key
+from server.models import IngestedFile, ObjectKey, utcnow
+from server.store import bump_revision
+
+META_RECORD = "<meta>"
+
+
+@dataclass
+class IngestReport:
+    files: int = 0
+    parsed: int = 0
+    unchanged: int = 0
+    removed: list[str] = field(default_factory=list)
+    tombstoned: list[str] = field(default_factory=list)
+    changed: bool = False
+
+    def summary(self) -> str:
+        if not self.changed:
+            return f"{self.files} concept file(s), nothing changed"
+        return (
+            f"{self.files} concept file(s): {self.parsed} written, {self.unchanged} unchanged, "
+            f"{len(self.removed)} removed, {len(self.tombstoned)} key(s) tombstoned"
+        )
+
+
+def ingest(session: Session, root: Path, *, force: bool = False) -> IngestReport:
+    """Validate ``root`` and write it; raises ContentError listing every problem found.
+
+    Unchanged files (same content hash as last time) are not parsed again: their recorded
+    manifests take part in the cross-file checks. Nothing is committed here.
+    """
+    problems = Problems()
+    if not root.is_dir():
+        problems.add(str(root), 1, "content directory does not exist")
+        problems.raise_if_any()
+    tree = read_tree(root, problems)
+    records = {row.path: row for row in session.exec(select(IngestedFile))}
+    meta = records.get(META_RECORD)
+    meta_changed = force or meta is None or meta.content_hash != tree.meta_digest
+
+    report = IngestReport(files=len(tree.concept_files))
+    parsed: list[ParsedConcept] = []
+    manifests: list[FileManifest] = []
+    for file in tree.concept_files:
+        if file.context not in tree.contexts:
+            problems.add(file.display, 1, f"unknown context '{file.context}' (see contexts.yaml)")
+            continue
+        if not re.match(SLUG, file.slug):
+            problems.add(file.display, 1, f"file name '{file.slug}' is not a valid slug")
+            continue
+        record = records.get(file.relative)
+        if not force and record is not None and record.content_hash == file.digest:
+            manifests.append(FileManifest(file.display, record.manifest))
+            report.unchanged += 1
+            continue
+        result = parse_concept_file(file.display, file.context, file.slug, file.text, problems)
+        if result is not None:
+            parsed.append(result)
+            manifests.append(FileManifest(file.display, result.manifest))
+
+    registry = {
+        row.key: Registered(row.status, row.target, row.reason)
+        for row in session.exec(select(ObjectKey))
+    }
+    aliases = validate_tree(tree, manifests, registry, problems)
+    problems.raise_if_any()
+
+    present = {file.relative for file in tree.concept_files}
+    removed = [path for path in records if path != META_RECORD and path not in present]
+    if not parsed and not removed and not meta_changed:
+        return report
+
+    if meta_changed:
+        write_contexts(session, {slug: title for slug, (title, _) in tree.contexts.items()})
+        write_sources(session, [spec for spec, _ in tree.sources])
+    for path in removed:
+        context, _, name = path.partition("/")
+        delete_concept(session, concept_key(context, Path(name).stem))
+        session.delete(records[path])
+    files = {file.relative: (index, file.digest) for index, file in enumerate(tree.concept_files)}
+    for item in parsed:
+        relative = f"{item.context}/{item.slug}.md"
+        position, content_hash = files[relative]
+        write_concept(session, item, position)
+        _record(session, records, relative, content_hash).manifest = item.manifest
+    if meta_changed:
+        _record(session, records, META_RECORD, tree.meta_digest)
+
+    active = [key for item in manifests for key in item.manifest["defines"]]
+    active += [source_key(spec.id) for spec, _ in tree.sources]
+    tombstones = {spec.key: spec.reason for spec, _ in tree.tombstones}
+    report.tombstoned = update_registry(session, active, aliases, tombstones)
+    report.parsed, report.removed, report.changed = len(parsed), removed, True
+    bump_revision(session)
+    session.flush()
+    return report
+
+
+def _record(
+    session: Session, records: dict[str, IngestedFile], path: str, content_hash: str
+) -> IngestedFile:
+    row = records.get(path) or IngestedFile(path=path, content_hash=content_hash)
+    row.content_hash, row.ingested_at = content_hash, utcnow()
+    records[path] = row
+    session.add(row)
+    return row

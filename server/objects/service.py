@@ -1,0 +1,70 @@
+"""Fetch any object by key, in the JSON shape of its kind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, select
+
+from server.concepts.service import claims_for, concept_page
+from server.errors import NotFound
+from server.keys import parse_key
+from server.models import Claim, DemoState, Equation, Misconception, Source, Witness
+from server.objects.resolve import resolve_key
+from server.objects.serialize import (
+    demo_json,
+    equation_json,
+    misconception_json,
+    source_json,
+    witness_json,
+)
+from server.witnesses.records import witness_states
+
+TABLES: dict[str, Any] = {
+    "equation": Equation,
+    "witness": Witness,
+    "claim": Claim,
+    "misconception": Misconception,
+    "demo": DemoState,
+    "source": Source,
+}
+
+
+def get_object(session: Session, key: str) -> dict[str, Any]:
+    """The object behind ``key``; aliases raise Moved, tombstones Gone, unknown keys NotFound."""
+    key = resolve_key(session, key)
+    kind = parse_key(key).kind
+    if kind == "concept":
+        context, _, slug = key.partition(":")[2].partition("/")
+        return concept_page(session, context, slug)
+    table = TABLES[kind]
+    row = session.exec(select(table).where(table.key == key)).first()
+    if row is None:  # pragma: no cover - the registry and the tables agree
+        raise NotFound(f"no object has the key '{key}'")
+    if isinstance(row, Equation):
+        return equation_json(row)
+    if isinstance(row, Witness):
+        run, stale = witness_states(session, [row])[row.key]
+        return witness_json(row, run, stale)
+    if isinstance(row, Claim):
+        return claims_for(session, [row])[0]
+    if isinstance(row, Misconception):
+        return misconception_json(row)
+    if isinstance(row, DemoState):
+        return demo_json(row)
+    assert isinstance(row, Source)
+    return source_json(row)
+
+
+def list_sources(session: Session) -> list[dict[str, Any]]:
+    from sqlmodel import col
+
+    from server.models import ConceptSource
+
+    grounding: dict[str, list[dict[str, str]]] = {}
+    for g in session.exec(select(ConceptSource).order_by(col(ConceptSource.concept_key))):
+        grounding.setdefault(g.source_key, []).append({"concept": g.concept_key, "grounds": g.grounds})
+    return [
+        {**source_json(s), "grounds": grounding.get(s.key, [])}
+        for s in session.exec(select(Source).order_by(col(Source.position)))
+    ]

@@ -1,0 +1,1 @@
+"""Server-rendered pages; every page has a JSON twin under /api."""

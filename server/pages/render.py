@@ -1,0 +1,91 @@
+"""Jinja2 environment, page rendering and the strict Content-Security-Policy."""
+
+from __future__ import annotations
+
+import html
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from server.render.markdown import highlight_code, render_markdown, render_section
+from server.render.math import LatexError, to_mathml
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True
+    )
+    env.filters["markdown"] = lambda text: Markup(render_markdown(text or ""))
+    env.filters["mathml"] = lambda latex: Markup(_mathml(latex, display=False))
+    env.filters["mathml_block"] = lambda latex: Markup(_mathml(latex, display=True))
+    env.filters["highlight"] = lambda code, lang="python": Markup(highlight_code(code, lang))
+    return env
+
+
+def _mathml(latex: str, display: bool) -> str:
+    try:
+        return to_mathml(latex, display)
+    except LatexError:
+        return f'<code class="math-error">{html.escape(latex)}</code>'
+
+
+def security_headers(response: HTMLResponse) -> HTMLResponse:
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def render_page(
+    request: Request, template: str, context: dict[str, Any], twin: str | None, status: int = 200
+) -> HTMLResponse:
+    settings = request.app.state.settings
+    body = environment().get_template(template).render(
+        **context, site_name=settings.site_name, json_twin=twin
+    )
+    response = HTMLResponse(body, status_code=status)
+    if twin:
+        response.headers["Link"] = f'<{twin}>; rel="alternate"; type="application/json"'
+    return security_headers(response)
+
+
+def render_concept_sections(page: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each section's HTML, with equations and demo states placed where the author put them."""
+    equations = {e["key"].rsplit("/", 1)[1]: e for e in page["equations"]}
+    demos = {d["key"].rsplit("/", 1)[1]: d for d in page["demos"]}
+    placed: set[str] = set()
+    env = environment()
+
+    def place(kind: str, object_id: str) -> str | None:
+        item = (equations if kind == "equation" else demos).get(object_id)
+        if item is None:
+            return None
+        placed.add(item["key"])
+        return env.get_template(f"_{kind}.html").render(item=item)
+
+    rendered = []
+    for section in page["sections"]:
+        html_text = render_section(section["markdown"], place)
+        leftovers = []
+        if section["id"] == "math":
+            leftovers = [e for e in page["equations"] if e["key"] not in placed]
+        if section["id"] == "interactive-demo":
+            leftovers = [d for d in page["demos"] if d["key"] not in placed]
+        for item in leftovers:
+            kind = item["kind"]
+            html_text += env.get_template(f"_{kind}.html").render(item=item)
+        rendered.append({**section, "html": Markup(html_text)})
+    return rendered

@@ -1,0 +1,1 @@
+"""Rendering of authored and learner text: Markdown, math (MathML) and code."""

@@ -1,0 +1,126 @@
+"""Markdown -> safe HTML: raw HTML off, links allow-listed, math as sanitised MathML,
+code highlighted with Pygments."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
+
+from server.render.math import LatexError, to_mathml
+
+SAFE_SCHEMES = ("http:", "https:", "mailto:")
+PLACEMENT = re.compile(r"^\{\{\s*(equation|demo)\s+([a-z0-9-]+)\s*\}\}$")
+
+
+def safe_link(url: str) -> bool:
+    """Relative links, fragments and http(s)/mailto only."""
+    lowered = url.strip().lower()
+    if lowered.startswith(("#", "/")) and not lowered.startswith("//"):
+        return True
+    if ":" not in lowered.split("/")[0]:
+        return True
+    return lowered.startswith(SAFE_SCHEMES)
+
+
+def highlight_code(code: str, language: str) -> str:
+    try:
+        lexer = get_lexer_by_name(language or "text")
+    except ClassNotFound:
+        lexer = get_lexer_by_name("text")
+    return highlight(code, lexer, HtmlFormatter(cssclass="highlight", wrapcode=True))
+
+
+def _math(display: bool) -> Callable[..., str]:
+    def render(
+        self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+    ) -> str:
+        latex = tokens[idx].content
+        try:
+            mathml = to_mathml(latex.strip(), display)
+        except LatexError:
+            return f'<code class="math-error">{html.escape(latex)}</code>'
+        return f'<div class="math-display">{mathml}</div>' if display else mathml
+
+    return render
+
+
+def _fence(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    token = tokens[idx]
+    language = token.info.split()[0] if token.info.strip() else "text"
+    return highlight_code(token.content, language)
+
+
+def _link_open(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    token = tokens[idx]
+    href = str(token.attrGet("href") or "")
+    if not safe_link(href):
+        token.attrSet("href", "#")
+    token.attrSet("rel", "nofollow noopener noreferrer")
+    return self.renderToken(tokens, idx, options, env)
+
+
+def _image(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    token = tokens[idx]
+    alt = self.renderInlineAsText(token.children or [], options, env)
+    return f"<span class=\"image-alt\">[{html.escape(alt)}]</span>"
+
+
+def make_renderer() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False}).use(dollarmath_plugin)
+    md.enable("table")
+    md.validateLink = safe_link  # type: ignore[method-assign]
+    md.add_render_rule("math_inline", _math(False))
+    md.add_render_rule("math_block", _math(True))
+    md.add_render_rule("fence", _fence)
+    md.add_render_rule("code_block", _fence)
+    md.add_render_rule("link_open", _link_open)
+    md.add_render_rule("image", _image)
+    return md
+
+
+_RENDERER = make_renderer()
+
+
+def render_markdown(text: str) -> str:
+    """Safe HTML for authored or learner Markdown."""
+    return _RENDERER.render(text)
+
+
+def render_section(text: str, placed: Callable[[str, str], str | None]) -> str:
+    """Render a section, replacing ``{{ equation id }}`` / ``{{ demo id }}`` lines."""
+    parts: list[str] = []
+    chunk: list[str] = []
+    for line in text.split("\n"):
+        match = PLACEMENT.match(line.strip())
+        replacement = placed(match.group(1), match.group(2)) if match else None
+        if replacement is None:
+            chunk.append(line)
+            continue
+        parts.append(render_markdown("\n".join(chunk)))
+        parts.append(replacement)
+        chunk = []
+    parts.append(render_markdown("\n".join(chunk)))
+    return "".join(parts)
+
+
+def pygments_css() -> str:
+    style: Any = HtmlFormatter(style="friendly").get_style_defs(".highlight")
+    return str(style)

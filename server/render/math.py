@@ -1,0 +1,89 @@
+"""LaTeX -> MathML on the server, with a strict parse check.
+
+LaTeX is an injection path: the converter's output is re-sanitised against a MathML
+allow-list before it reaches a page.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import nh3
+from latex2mathml.converter import convert
+
+MATHML_TAGS = {
+    "math", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msub", "msup", "msubsup",
+    "mfrac", "msqrt", "mroot", "mstyle", "merror", "mpadded", "mphantom", "mfenced",
+    "menclose", "munder", "mover", "munderover", "mtable", "mtr", "mtd", "mlabeledtr",
+    "semantics", "annotation",
+}  # fmt: skip
+MATHML_ATTRIBUTES = {
+    "math": {"xmlns", "display"},
+    "*": {
+        "mathvariant", "stretchy", "fence", "separator", "lspace", "rspace", "minsize",
+        "maxsize", "movablelimits", "accent", "accentunder", "displaystyle", "scriptlevel",
+        "width", "height", "depth", "columnalign", "rowspacing", "columnspacing", "linethickness",
+        "notation", "symmetric", "largeop", "form", "encoding", "columnlines", "rowlines",
+    },
+}  # fmt: skip
+_UNKNOWN_COMMAND = re.compile(r">(\\[A-Za-z]+)<")
+_COMMAND = re.compile(r"\\([A-Za-z]+|.)")
+
+
+class LatexError(ValueError):
+    """LaTeX that does not parse; the message says what is wrong."""
+
+
+def _check_groups(latex: str) -> None:
+    depth = 0
+    lefts = 0
+    position = 0
+    while position < len(latex):
+        char = latex[position]
+        if char == "\\":
+            match = _COMMAND.match(latex, position)
+            name = match.group(1) if match else ""
+            if name == "left":
+                lefts += 1
+            elif name == "right":
+                lefts -= 1
+                if lefts < 0:
+                    raise LatexError("\\right without a matching \\left")
+            position += 1 + len(name)
+            continue
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth < 0:
+                raise LatexError("unbalanced braces: '}' without a matching '{'")
+        position += 1
+    if depth:
+        raise LatexError(f"unbalanced braces: {depth} '{{' not closed")
+    if lefts:
+        raise LatexError("\\left without a matching \\right")
+
+
+@lru_cache(maxsize=4096)
+def to_mathml(latex: str, display: bool = False) -> str:
+    """Sanitised MathML for ``latex``; raises LatexError when it does not parse."""
+    _check_groups(latex)
+    try:
+        mathml = convert(latex, display="block" if display else "inline")
+    except Exception as error:  # the converter raises many private error types
+        name = type(error).__name__
+        raise LatexError(f"LaTeX does not parse ({name}): {latex!r}") from error
+    unknown = _UNKNOWN_COMMAND.search(mathml)
+    if unknown:
+        raise LatexError(f"unknown LaTeX command {unknown.group(1)}")
+    return nh3.clean(mathml, tags=MATHML_TAGS, attributes=MATHML_ATTRIBUTES, link_rel=None)
+
+
+def latex_problem(latex: str) -> str | None:
+    """The reason ``latex`` does not parse, or None."""
+    try:
+        to_mathml(latex)
+    except LatexError as error:
+        return str(error)
+    return None

@@ -1,0 +1,1 @@
+"""Code witnesses: the sandbox that runs them, their checks, and their run records."""
