@@ -21,10 +21,16 @@ from server.errors import Moved, ReadingRoomError
 log = logging.getLogger("readingroom")
 
 HTTP_CODES = {
-    400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 409: "conflict", 410: "gone", 413: "payload_too_large",
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    410: "gone",
+    413: "payload_too_large",
     422: "invalid_input",
-}  # fmt: skip
+}
 
 
 def prepare_store(settings: Settings) -> Any:

@@ -67,8 +67,13 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=None, help="Interface to bind (default 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (default 8000).")
-@click.option("--content", "content", default=None, type=click.Path(path_type=Path),
-              help="Content tree to ingest on start (default: the bundled content/).")  # fmt: skip
+@click.option(
+    "--content",
+    "content",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Content tree to ingest on start (default: the bundled content/).",
+)
 @database_option
 def serve(host: str | None, port: int | None, content: Path | None, database: str | None) -> None:
     """Migrate the database, ingest the content and serve the API and pages."""

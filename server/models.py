@@ -147,9 +147,7 @@ class Source(SQLModel, table=True):
 
 class ConceptSource(SQLModel, table=True):
     __tablename__ = "concept_source"
-    __table_args__ = (
-        UniqueConstraint("concept_key", "source_key", name="uq_concept_source_pair"),
-    )
+    __table_args__ = (UniqueConstraint("concept_key", "source_key", name="uq_concept_source_pair"),)
 
     id: int | None = Field(default=None, primary_key=True)
     concept_key: str = Field(max_length=400, index=True)

@@ -60,7 +60,9 @@ def list_concepts(session: Session, context: str | None = None) -> list[dict[str
         if context not in contexts:
             raise NotFound(f"no context '{context}'", [{"contexts": sorted(contexts)}])
         query = query.where(Concept.context == context)
-    return [concept_summary(row, contexts.get(row.context, row.context)) for row in session.exec(query)]
+    return [
+        concept_summary(row, contexts.get(row.context, row.context)) for row in session.exec(query)
+    ]
 
 
 def get_concept_row(session: Session, context: str, slug: str) -> Concept:
@@ -101,16 +103,28 @@ def concept_links(session: Session, key: str) -> dict[str, list[dict[str, Any]]]
     ).all()
     return {
         "outgoing": [
-            {"type": l.type, "to": l.to_key, "title": titles.get(l.to_key), "reason": l.reason,
-             "gate": l.gate, "url": _page_url(l.to_key)}
-            for l in outgoing
+            {
+                "type": link.type,
+                "to": link.to_key,
+                "title": titles.get(link.to_key),
+                "reason": link.reason,
+                "gate": link.gate,
+                "url": _page_url(link.to_key),
+            }
+            for link in outgoing
         ],
         "incoming": [
-            {"type": l.type, "from": l.from_key, "title": titles.get(l.from_key),
-             "reason": l.reason, "gate": l.gate, "url": _page_url(l.from_key)}
-            for l in incoming
+            {
+                "type": link.type,
+                "from": link.from_key,
+                "title": titles.get(link.from_key),
+                "reason": link.reason,
+                "gate": link.gate,
+                "url": _page_url(link.from_key),
+            }
+            for link in incoming
         ],
-    }  # fmt: skip
+    }
 
 
 def _page_url(key: str) -> str:
@@ -170,8 +184,14 @@ def concept_graph(session: Session) -> dict[str, Any]:
         for row in session.exec(select(Concept).order_by(col(Concept.key)))
     ]
     edges = [
-        {"from": l.from_key, "to": l.to_key, "type": l.type, "reason": l.reason, "gate": l.gate}
-        for l in session.exec(
+        {
+            "from": link.from_key,
+            "to": link.to_key,
+            "type": link.type,
+            "reason": link.reason,
+            "gate": link.gate,
+        }
+        for link in session.exec(
             select(ConceptLink).order_by(col(ConceptLink.from_key), col(ConceptLink.position))
         )
     ]

@@ -23,15 +23,31 @@ from server.keys import anchor_for, child_key, concept_key
 from server.render.math import latex_problem
 
 SECTIONS = (
-    ("intuition", "01", "Intuition",
-     "Build the mental picture first so the rest of the page has something to attach to."),
-    ("math", "02", "Math",
-     "Translate the story into symbols, assumptions, and a derivation you can inspect."),
-    ("code", "03", "Code",
-     "Keep the implementation aligned with the notation so the algorithm is legible."),
-    ("interactive-demo", "04", "Interactive Demo",
-     "Use direct manipulation to connect the explanation to a moving system."),
-)  # fmt: skip
+    (
+        "intuition",
+        "01",
+        "Intuition",
+        "Build the mental picture first so the rest of the page has something to attach to.",
+    ),
+    (
+        "math",
+        "02",
+        "Math",
+        "Translate the story into symbols, assumptions, and a derivation you can inspect.",
+    ),
+    (
+        "code",
+        "03",
+        "Code",
+        "Keep the implementation aligned with the notation so the algorithm is legible.",
+    ),
+    (
+        "interactive-demo",
+        "04",
+        "Interactive Demo",
+        "Use direct manipulation to connect the explanation to a moving system.",
+    ),
+)
 SECTION_TITLES = [title for _, _, title, _ in SECTIONS]
 WITNESS_INFO = re.compile(r"^(?P<lang>[A-Za-z0-9_+-]+)\s+witness(?:=(?P<id>\S*))?(?:\s.*)?$")
 PLACEMENT = re.compile(r"^\{\{\s*(equation|demo)\s+([a-z0-9-]+)\s*\}\}$")
@@ -120,11 +136,11 @@ def _parse_sections(file: str, body: str, first: int, problems: Problems) -> lis
     found: list[tuple[str, int, int]] = []  # title, heading line index, content start index
     lines = body.split("\n")
     in_fence = False
-    for index, line in enumerate(lines):
-        if line.lstrip().startswith(("```", "~~~")):
+    for index, text in enumerate(lines):
+        if text.lstrip().startswith(("```", "~~~")):
             in_fence = not in_fence
-        if not in_fence and line.startswith("## "):
-            found.append((line[3:].strip(), index, index + 1))
+        if not in_fence and text.startswith("## "):
+            found.append((text[3:].strip(), index, index + 1))
     titles = [title for title, _, _ in found]
     if titles != SECTION_TITLES:
         line = first + (found[0][1] if found else 0)
@@ -138,26 +154,24 @@ def _parse_sections(file: str, body: str, first: int, problems: Problems) -> lis
     for position, (title, heading, start) in enumerate(found):
         end = found[position + 1][1] if position + 1 < len(found) else len(lines)
         spec = next((s for s in SECTIONS if s[2] == title), None)
-        sections.append({
-            "id": spec[0] if spec else title.lower(),
-            "number": spec[1] if spec else f"{position + 1:02d}",
-            "title": title,
-            "tagline": spec[3] if spec else "",
-            "markdown": "\n".join(lines[start:end]).strip("\n"),
-            "line": first + heading,
-        })  # fmt: skip
+        sections.append(
+            {
+                "id": spec[0] if spec else title.lower(),
+                "number": spec[1] if spec else f"{position + 1:02d}",
+                "title": title,
+                "tagline": spec[3] if spec else "",
+                "markdown": "\n".join(lines[start:end]).strip("\n"),
+                "line": first + heading,
+            }
+        )
     for token in markdown_parser().parse(body):
-        if token.type in ("math_inline", "math_block") and token.content.strip():
-            reason = latex_problem(token.content)
-            if reason:
-                line = first + (token.map[0] if token.map else _line_of_text(body, token.content))
-                problems.add(file, line, f"LaTeX does not parse: {reason}")
+        block_line = first + (token.map[0] if token.map else 0)
+        for math in [token, *(token.children or [])]:
+            if math.type in ("math_inline", "math_block") and math.content.strip():
+                reason = latex_problem(math.content)
+                if reason:
+                    problems.add(file, block_line, f"LaTeX does not parse: {reason}")
     return sections
-
-
-def _line_of_text(body: str, fragment: str) -> int:
-    index = body.find(fragment)
-    return body.count("\n", 0, index) if index >= 0 else 0
 
 
 def _parse_witness_blocks(
@@ -212,15 +226,12 @@ def _check_local(parsed: ParsedConcept, doc: YamlDocument, problems: Problems) -
 
 
 def _check_demo_specs(parsed: ParsedConcept, doc: YamlDocument, problems: Problems) -> None:
-    try:
-        from server.kernels import build
-    except ImportError:  # TEMPORARY until kernels land
-        return
+    from server.kernels import SpecError, build
 
     for index, demo in enumerate(parsed.front.demos):
         try:
             build(demo.spec)
-        except ValueError as error:
+        except SpecError as error:
             line = doc.line_of(("demos", index, "spec"))
             problems.add(parsed.file, line, f"demo '{demo.id}': flow spec refused: {error}")
 
@@ -231,15 +242,16 @@ def build_manifest(parsed: ParsedConcept, doc: YamlDocument) -> dict[str, Any]:
     ctx, slug = parsed.context, parsed.slug
     defines: dict[str, int] = {parsed.key: 2}
     duplicates: list[dict[str, Any]] = []
-    for kind, field_name, items in (
-        ("equation", "equations", front.equations),
-        ("witness", "witnesses", front.witnesses),
-        ("claim", "claims", front.claims),
-        ("misconception", "misconceptions", front.misconceptions),
-        ("demo", "demos", front.demos),
-    ):
-        for index, item in enumerate(items):
-            key = child_key(kind, ctx, slug, item.id)
+    children: list[tuple[str, str, list[str]]] = [
+        ("equation", "equations", [item.id for item in front.equations]),
+        ("witness", "witnesses", [item.id for item in front.witnesses]),
+        ("claim", "claims", [item.id for item in front.claims]),
+        ("misconception", "misconceptions", [item.id for item in front.misconceptions]),
+        ("demo", "demos", [item.id for item in front.demos]),
+    ]
+    for kind, field_name, ids in children:
+        for index, object_id in enumerate(ids):
+            key = child_key(kind, ctx, slug, object_id)
             line = doc.line_of((field_name, index, "id"))
             if key in defines:
                 duplicates.append({"key": key, "line": line, "first": defines[key]})
@@ -263,16 +275,22 @@ def build_manifest(parsed: ParsedConcept, doc: YamlDocument) -> dict[str, Any]:
             for i, s in enumerate(front.sources)
         ]
         + [
-            {"source": support.source, "line": doc.line_of(("claims", i, "support", j, "source")),
-             "claim": claim.id}
+            {
+                "source": support.source,
+                "line": doc.line_of(("claims", i, "support", j, "source")),
+                "claim": claim.id,
+            }
             for i, claim in enumerate(front.claims)
             for j, support in enumerate(claim.support)
-        ],  # fmt: skip
+        ],
         "exposed_by": [
-            {"key": key, "line": doc.line_of(("misconceptions", i, "exposed_by", j)),
-             "misconception": m.id}
+            {
+                "key": key,
+                "line": doc.line_of(("misconceptions", i, "exposed_by", j)),
+                "misconception": m.id,
+            }
             for i, m in enumerate(front.misconceptions)
             for j, key in enumerate(m.exposed_by)
-        ],  # fmt: skip
+        ],
         "anchor": anchor_for(parsed.key),
     }

@@ -78,6 +78,9 @@ def ingest(session: Session, root: Path, *, force: bool = False) -> IngestReport
         if result is not None:
             parsed.append(result)
             manifests.append(FileManifest(file.display, result.manifest))
+        else:  # still known to exist, so links to it do not cascade into more problems
+            key = concept_key(file.context, file.slug)
+            manifests.append(FileManifest(file.display, placeholder_manifest(key)))
 
     registry = {
         row.key: Registered(row.status, row.target, row.reason)
@@ -115,6 +118,19 @@ def ingest(session: Session, root: Path, *, force: bool = False) -> IngestReport
     bump_revision(session)
     session.flush()
     return report
+
+
+def placeholder_manifest(key: str) -> dict[str, object]:
+    empty: list[object] = []
+    return {
+        "key": key,
+        "defines": {key: 1},
+        "duplicates": empty,
+        "aliases": empty,
+        "links": empty,
+        "sources": empty,
+        "exposed_by": empty,
+    }
 
 
 def _record(

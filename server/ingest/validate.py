@@ -54,12 +54,12 @@ def validate_tree(
     _check_reuse(defined, manifests, registry, aliases, problems)
     _check_references(tree, manifests, defined, aliases, problems)
     _check_prerequisite_cycles(manifests, aliases, problems)
-    for spec, line in tree.tombstones:
-        if spec.key in defined:
+    for tombstone, line in tree.tombstones:
+        if tombstone.key in defined:
             problems.add(
                 tree.display["tombstones.yaml"],
                 line,
-                f"tombstoned key '{spec.key}' is still defined in {defined[spec.key]}",
+                f"tombstoned key '{tombstone.key}' is still defined in {defined[tombstone.key]}",
             )
     return aliases
 

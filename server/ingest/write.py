@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import delete
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from schemas.content import ReviewSpec, SourceSpec
 from server.ingest.parse import ParsedConcept
@@ -51,7 +51,9 @@ def write_contexts(session: Session, contexts: dict[str, str]) -> None:
 def write_sources(session: Session, sources: list[SourceSpec]) -> None:
     existing = {row.slug: row for row in session.exec(select(Source))}
     for position, spec in enumerate(sources):
-        row = existing.pop(spec.id, None) or Source(key=source_key(spec.id), slug=spec.id, year=0)
+        row = existing.pop(spec.id, None) or Source(
+            key=source_key(spec.id), slug=spec.id, title=spec.title, year=spec.year
+        )
         row.title, row.authors, row.year = spec.title, list(spec.authors), spec.year
         row.venue, row.doi, row.arxiv, row.url = spec.venue, spec.doi, spec.arxiv, spec.url
         row.position = position
@@ -65,7 +67,7 @@ def delete_concept(session: Session, key: str) -> None:
         column = table.concept_key  # type: ignore[attr-defined]
         session.execute(delete(table).where(column == key))
     prefix = "claim:" + key.partition(":")[2] + "/"
-    session.execute(delete(ClaimSupport).where(ClaimSupport.claim_key.startswith(prefix)))  # type: ignore[attr-defined]
+    session.execute(delete(ClaimSupport).where(col(ClaimSupport.claim_key).startswith(prefix)))
     session.execute(delete(ConceptLink).where(ConceptLink.from_key == key))  # type: ignore[arg-type]
     session.execute(delete(Concept).where(Concept.key == key))  # type: ignore[arg-type]
 
@@ -100,63 +102,88 @@ def write_concept(session: Session, parsed: ParsedConcept, position: int) -> Non
     for i, link in enumerate(front.links):
         rows.append(
             ConceptLink(
-                from_key=parsed.key, to_key=link.to, type=link.type, reason=link.reason,
-                gate=link.gate, position=i,
+                from_key=parsed.key,
+                to_key=link.to,
+                type=link.type,
+                reason=link.reason,
+                gate=link.gate,
+                position=i,
             )
-        )  # fmt: skip
+        )
     for i, eq in enumerate(front.equations):
         rows.append(
             Equation(
-                key=child_key("equation", ctx, slug, eq.id), concept_key=parsed.key,
-                label=eq.label, latex=eq.latex, statement=eq.statement,
-                symbols=[s.model_dump() for s in eq.symbols], position=i,
+                key=child_key("equation", ctx, slug, eq.id),
+                concept_key=parsed.key,
+                label=eq.label,
+                latex=eq.latex,
+                statement=eq.statement,
+                symbols=[s.model_dump() for s in eq.symbols],
+                position=i,
             )
-        )  # fmt: skip
+        )
     for i, w in enumerate(front.witnesses):
         block = parsed.witness_blocks[w.id]
         rows.append(
             Witness(
-                key=child_key("witness", ctx, slug, w.id), concept_key=parsed.key,
-                language=w.language, code=block.code, demonstrates=w.demonstrates,
+                key=child_key("witness", ctx, slug, w.id),
+                concept_key=parsed.key,
+                language=w.language,
+                code=block.code,
+                demonstrates=w.demonstrates,
                 checks=[c.model_dump(exclude_none=True) for c in w.checks],
-                timeout_s=w.timeout_s, line=block.line, position=i,
+                timeout_s=w.timeout_s,
+                line=block.line,
+                position=i,
             )
-        )  # fmt: skip
+        )
     for i, cs in enumerate(front.sources):
         rows.append(
             ConceptSource(
-                concept_key=parsed.key, source_key=source_key(cs.source), grounds=cs.grounds,
+                concept_key=parsed.key,
+                source_key=source_key(cs.source),
+                grounds=cs.grounds,
                 position=i,
             )
-        )  # fmt: skip
+        )
     for i, claim in enumerate(front.claims):
         claim_key = child_key("claim", ctx, slug, claim.id)
         rows.append(Claim(key=claim_key, concept_key=parsed.key, text=claim.text, position=i))
         for j, support in enumerate(claim.support):
             rows.append(
                 ClaimSupport(
-                    claim_key=claim_key, source_key=source_key(support.source),
+                    claim_key=claim_key,
+                    source_key=source_key(support.source),
                     stance=support.stance,
                     locator=support.locator.model_dump(exclude_none=True),
-                    checked=support.checked, position=j,
+                    checked=support.checked,
+                    position=j,
                 )
-            )  # fmt: skip
+            )
         _add_content_reviews(session, claim_key, claim.reviews)
     for i, m in enumerate(front.misconceptions):
         rows.append(
             Misconception(
-                key=child_key("misconception", ctx, slug, m.id), concept_key=parsed.key,
-                belief=m.belief, why_wrong=m.why_wrong, exposed_by=list(m.exposed_by), position=i,
+                key=child_key("misconception", ctx, slug, m.id),
+                concept_key=parsed.key,
+                belief=m.belief,
+                why_wrong=m.why_wrong,
+                exposed_by=list(m.exposed_by),
+                position=i,
             )
-        )  # fmt: skip
+        )
     for i, demo in enumerate(front.demos):
         rows.append(
             DemoState(
-                key=child_key("demo", ctx, slug, demo.id), concept_key=parsed.key,
-                title=demo.title, spec=demo.spec, controls=demo.controls, caption=demo.caption,
+                key=child_key("demo", ctx, slug, demo.id),
+                concept_key=parsed.key,
+                title=demo.title,
+                spec=demo.spec,
+                controls=demo.controls,
+                caption=demo.caption,
                 position=i,
             )
-        )  # fmt: skip
+        )
     session.add_all(rows)
 
 
@@ -180,11 +207,16 @@ def _add_content_reviews(session: Session, claim_key: str, reviews: list[ReviewS
             continue
         session.add(
             ClaimReview(
-                claim_key=claim_key, verdict=review.verdict, reviewer=review.reviewer,
-                reviewed_on=review.date, summary=review.summary, caveats=review.caveats,
-                origin="content", fingerprint=fingerprint,
+                claim_key=claim_key,
+                verdict=review.verdict,
+                reviewer=review.reviewer,
+                reviewed_on=review.date,
+                summary=review.summary,
+                caveats=review.caveats,
+                origin="content",
+                fingerprint=fingerprint,
             )
-        )  # fmt: skip
+        )
 
 
 def update_registry(

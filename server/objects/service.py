@@ -63,7 +63,9 @@ def list_sources(session: Session) -> list[dict[str, Any]]:
 
     grounding: dict[str, list[dict[str, str]]] = {}
     for g in session.exec(select(ConceptSource).order_by(col(ConceptSource.concept_key))):
-        grounding.setdefault(g.source_key, []).append({"concept": g.concept_key, "grounds": g.grounds})
+        grounding.setdefault(g.source_key, []).append(
+            {"concept": g.concept_key, "grounds": g.grounds}
+        )
     return [
         {**source_json(s), "grounds": grounding.get(s.key, [])}
         for s in session.exec(select(Source).order_by(col(Source.position)))

@@ -53,8 +53,10 @@ def render_page(
     request: Request, template: str, context: dict[str, Any], twin: str | None, status: int = 200
 ) -> HTMLResponse:
     settings = request.app.state.settings
-    body = environment().get_template(template).render(
-        **context, site_name=settings.site_name, json_twin=twin
+    body = (
+        environment()
+        .get_template(template)
+        .render(**context, site_name=settings.site_name, json_twin=twin)
     )
     response = HTMLResponse(body, status_code=status)
     if twin:

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from server.concepts import service
 from server.deps import SessionDep
-from server.pages.render import render_page, render_concept_sections
+from server.pages.render import render_concept_sections, render_page
 from server.render.markdown import pygments_css
 
 router = APIRouter(include_in_schema=False)

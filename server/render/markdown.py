@@ -39,7 +39,7 @@ def highlight_code(code: str, language: str) -> str:
         lexer = get_lexer_by_name(language or "text")
     except ClassNotFound:
         lexer = get_lexer_by_name("text")
-    return highlight(code, lexer, HtmlFormatter(cssclass="highlight", wrapcode=True))
+    return str(highlight(code, lexer, HtmlFormatter(cssclass="highlight", wrapcode=True)))
 
 
 def _math(display: bool) -> Callable[..., str]:
@@ -80,7 +80,7 @@ def _image(
 ) -> str:
     token = tokens[idx]
     alt = self.renderInlineAsText(token.children or [], options, env)
-    return f"<span class=\"image-alt\">[{html.escape(alt)}]</span>"
+    return f'<span class="image-alt">[{html.escape(alt)}]</span>'
 
 
 def make_renderer() -> MarkdownIt:
@@ -101,7 +101,7 @@ _RENDERER = make_renderer()
 
 def render_markdown(text: str) -> str:
     """Safe HTML for authored or learner Markdown."""
-    return _RENDERER.render(text)
+    return str(_RENDERER.render(text))
 
 
 def render_section(text: str, placed: Callable[[str, str], str | None]) -> str:
@@ -122,5 +122,5 @@ def render_section(text: str, placed: Callable[[str, str], str | None]) -> str:
 
 
 def pygments_css() -> str:
-    style: Any = HtmlFormatter(style="friendly").get_style_defs(".highlight")
+    style: Any = HtmlFormatter(style="friendly").get_style_defs(".highlight")  # type: ignore[no-untyped-call]
     return str(style)
