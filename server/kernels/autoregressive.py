@@ -37,7 +37,7 @@ class _Autoregressive(Transform):
         return cls(order=order, sequence=np.argsort(order), net=net, univariate=univariate)
 
     def _raw(self, x: Array) -> Array:
-        return self.net(x).reshape(x.shape[0], x.shape[1], -1)
+        return self.net(x).reshape(x.shape[0], x.shape[1], self.univariate.params_per_feature)
 
     def inverse(self, x: Array) -> tuple[Array, Array]:
         z, log_slope = self.univariate.density(x, self._raw(x))

@@ -41,7 +41,7 @@ class _Coupling(Transform):
 
     def _raw(self, x_a: Array) -> Array:
         raw = self.net(x_a)
-        return raw.reshape(x_a.shape[0], self.transformed.size, -1)
+        return raw.reshape(x_a.shape[0], self.transformed.size, self.univariate.params_per_feature)
 
     def inverse(self, x: Array) -> tuple[Array, Array]:
         raw = self._raw(x[:, self.conditioning])

@@ -51,7 +51,7 @@ class SpecReader:
         if bad.size:
             index = np.unravel_index(int(bad[0]), shape) if shape else ()
             raise self.error(
-                f"'{key}' has a non-finite value {array[index]} at index {list(index)}"
+                f"'{key}' has a non-finite value {array[index]} at index {[int(i) for i in index]}"
             )
         return array
 

@@ -15,6 +15,7 @@ and the inverse solves the quadratic aξ² + bξ + c = 0 (eqs. 6–8) by the sta
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import NamedTuple, Self
 
 import numpy as np
@@ -110,7 +111,7 @@ def knots_from_raw(raw: Array, bins: int, bound: float, min_slope: float) -> Kno
     through a softmax (Durkan et al. 2019, sec. 3.1) and derivatives through exp, so every
     derivative lies in (min_slope, 1/min_slope).
     """
-    c = -np.log(min_slope)
+    c = -math.log(min_slope)  # a Python float, so float32 raw values stay float32
     raw_w, raw_h, raw_d = raw[..., :bins], raw[..., bins : 2 * bins], raw[..., 2 * bins :]
     widths = _softmax(raw_w / (1 + np.abs(raw_w) * (2 / c)))
     heights = _softmax(raw_h / (1 + np.abs(raw_h) * (2 / c)))
