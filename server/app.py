@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from server.config import Settings
 from server.errors import Moved, ReadingRoomError
+from server.pagecache import PageCache, invalidate_on_commit
 
 log = logging.getLogger("readingroom")
 
@@ -55,9 +56,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = prepare_store(settings)
         app.state.engine = engine
+        app.state.pages = PageCache(engine)
+        stop_invalidating = invalidate_on_commit(app.state.pages)
         try:
             yield
         finally:
+            stop_invalidating()
             engine.dispose()
 
     app = FastAPI(

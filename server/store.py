@@ -6,6 +6,9 @@ from sqlmodel import Session, select
 
 from server.models import StoreRevision, utcnow
 
+# Set on a session that bumped the revision, so caches can be cleared once it commits.
+BUMPED = "readingroom_revision_bumped"
+
 
 def bump_revision(session: Session) -> int:
     row = session.get(StoreRevision, 1)
@@ -15,6 +18,7 @@ def bump_revision(session: Session) -> int:
     row.updated_at = utcnow()
     session.add(row)
     session.flush()
+    session.info[BUMPED] = True
     return row.revision
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from server.concepts import service
+from server.db import unit_of_work
 from server.deps import SessionDep
+from server.pagecache import PageCache
 
 router = APIRouter(prefix="/api", tags=["concepts"])
 
@@ -20,9 +24,29 @@ def list_concepts(
     return {"data": data, "count": len(data)}
 
 
-@router.get("/concepts/{context}/{slug}", summary="The whole concept page as JSON")
-def get_concept(context: str, slug: str, session: SessionDep) -> dict[str, Any]:
-    return service.concept_page(session, context, slug)
+def page_bytes(request: Request, context: str, slug: str) -> bytes:
+    with unit_of_work(request.app.state.engine, write=False) as session:
+        page = service.concept_page(session, context, slug)
+    return json.dumps(page, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+@router.get(
+    "/concepts/{context}/{slug}",
+    summary="The whole concept page as JSON",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}}},
+)
+async def get_concept(context: str, slug: str, request: Request) -> Response:
+    # Assembled once per store revision; no database call on the event loop.
+    cache: PageCache = request.app.state.pages
+    if not cache.revision_is_fresh():
+        await run_in_threadpool(cache.refresh_revision)
+    body = cache.get(("concept", context, slug))
+    if body is None:
+        revision = cache.revision
+        body = await run_in_threadpool(page_bytes, request, context, slug)
+        cache.put(("concept", context, slug), revision, body)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/graph", summary="Every concept and every typed link between concepts")

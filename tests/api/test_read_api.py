@@ -162,3 +162,19 @@ def test_concept_page_html_is_safe_and_has_a_json_twin(client: TestClient) -> No
     assert 'id="concept/concept-notebook/demo-context/alpha"' in html
     missing = client.get("/concepts/demo-context/nope")
     assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]
+
+
+def test_a_cached_page_is_rebuilt_when_the_content_changes(
+    client: TestClient, tmp_path: Path
+) -> None:
+    first = client.get("/api/concepts/demo-context/alpha").json()
+    assert first["title"] == "Alpha"
+    assert client.get("/api/concepts/demo-context/alpha").json() == first
+    content = tmp_path / "content"
+    shutil.copytree(FIXTURES / "content" / "valid", content)
+    page = content / "demo-context" / "alpha.md"
+    page.write_text(page.read_text().replace("title: Alpha", "title: Alpha, revised"))
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    with unit_of_work(engine) as session:
+        ingest(session, content)
+    assert client.get("/api/concepts/demo-context/alpha").json()["title"] == "Alpha, revised"
