@@ -78,11 +78,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def include_routers(app: FastAPI) -> None:
     from server.concepts.routes import router as concepts
+    from server.demos.routes import router as demos
     from server.health import router as health
     from server.objects.routes import router as objects
     from server.pages.routes import router as pages
 
-    for router in (health, concepts, objects, pages):
+    for router in (health, concepts, objects, demos, pages):
         app.include_router(router)
     static = Path(__file__).resolve().parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")

@@ -145,3 +145,7 @@ def current(database: str | None) -> None:
     engine = make_engine(settings_for(database).database_url)
     click.echo(migrations.current_revision(engine) or "base (empty database)")
     engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
