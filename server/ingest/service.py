@@ -13,7 +13,8 @@ from server.ingest.problems import Problems
 from server.ingest.tree import SLUG, read_tree
 from server.ingest.validate import FileManifest, Registered, validate_tree
 from server.ingest.write import (
-    delete_concept,
+    delete_concepts,
+    known_review_fingerprints,
     update_registry,
     write_concept,
     write_contexts,
@@ -82,10 +83,8 @@ def ingest(session: Session, root: Path, *, force: bool = False) -> IngestReport
             key = concept_key(file.context, file.slug)
             manifests.append(FileManifest(file.display, placeholder_manifest(key)))
 
-    registry = {
-        row.key: Registered(row.status, row.target, row.reason)
-        for row in session.exec(select(ObjectKey))
-    }
+    columns = select(ObjectKey.key, ObjectKey.status, ObjectKey.target, ObjectKey.reason)
+    registry = {key: Registered(*rest) for key, *rest in session.exec(columns)}
     aliases = validate_tree(tree, manifests, registry, problems)
     problems.raise_if_any()
 
@@ -97,15 +96,17 @@ def ingest(session: Session, root: Path, *, force: bool = False) -> IngestReport
     if meta_changed:
         write_contexts(session, {slug: title for slug, (title, _) in tree.contexts.items()})
         write_sources(session, [spec for spec, _ in tree.sources])
+    stale = [concept_key(*path.removesuffix(".md").split("/", 1)) for path in removed]
+    stale += [item.key for item in parsed if f"{item.context}/{item.slug}.md" in records]
+    delete_concepts(session, stale)
     for path in removed:
-        context, _, name = path.partition("/")
-        delete_concept(session, concept_key(context, Path(name).stem))
         session.delete(records[path])
     files = {file.relative: (index, file.digest) for index, file in enumerate(tree.concept_files)}
+    reviews_seen = known_review_fingerprints(session)
     for item in parsed:
         relative = f"{item.context}/{item.slug}.md"
         position, content_hash = files[relative]
-        write_concept(session, item, position)
+        write_concept(session, item, position, reviews_seen)
         _record(session, records, relative, content_hash).manifest = item.manifest
     if meta_changed:
         _record(session, records, META_RECORD, tree.meta_digest)

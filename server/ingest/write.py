@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, or_
 from sqlmodel import Session, SQLModel, col, select
 
 from schemas.content import ReviewSpec, SourceSpec
@@ -62,20 +62,36 @@ def write_sources(session: Session, sources: list[SourceSpec]) -> None:
         session.delete(row)
 
 
-def delete_concept(session: Session, key: str) -> None:
-    for table in CONCEPT_TABLES:
-        column = table.concept_key  # type: ignore[attr-defined]
-        session.execute(delete(table).where(column == key))
-    prefix = "claim:" + key.partition(":")[2] + "/"
-    session.execute(delete(ClaimSupport).where(col(ClaimSupport.claim_key).startswith(prefix)))
-    session.execute(delete(ConceptLink).where(ConceptLink.from_key == key))  # type: ignore[arg-type]
-    session.execute(delete(Concept).where(Concept.key == key))  # type: ignore[arg-type]
+def delete_concepts(session: Session, keys: list[str]) -> None:
+    """Delete what the concepts ``keys`` define (not reviews, runs or notes: those stay by key)."""
+    for start in range(0, len(keys), 500):
+        batch = keys[start : start + 500]
+        for table in CONCEPT_TABLES:
+            column = col(table.concept_key)  # type: ignore[attr-defined]
+            session.execute(delete(table).where(column.in_(batch)))
+        claims = [child_prefix("claim", key) for key in batch]
+        session.execute(
+            delete(ClaimSupport).where(
+                or_(*(col(ClaimSupport.claim_key).startswith(p) for p in claims))
+            )
+        )
+        session.execute(delete(ConceptLink).where(col(ConceptLink.from_key).in_(batch)))
+        session.execute(delete(Concept).where(col(Concept.key).in_(batch)))
 
 
-def write_concept(session: Session, parsed: ParsedConcept, position: int) -> None:
-    """Replace everything ``parsed`` defines; reviews are only ever added."""
-    delete_concept(session, parsed.key)
-    session.flush()
+def child_prefix(kind: str, concept: str) -> str:
+    return f"{kind}:{concept.partition(':')[2]}/"
+
+
+def known_review_fingerprints(session: Session) -> set[str]:
+    query = select(ClaimReview.fingerprint).where(ClaimReview.origin == "content")
+    return set(session.exec(query))
+
+
+def write_concept(
+    session: Session, parsed: ParsedConcept, position: int, reviews_seen: set[str]
+) -> None:
+    """Add everything ``parsed`` defines (after delete_concepts); reviews are only ever added."""
     front, ctx, slug = parsed.front, parsed.context, parsed.slug
     data: dict[str, Any] = {
         "bridge": front.bridge,
@@ -160,7 +176,7 @@ def write_concept(session: Session, parsed: ParsedConcept, position: int) -> Non
                     position=j,
                 )
             )
-        _add_content_reviews(session, claim_key, claim.reviews)
+        _add_content_reviews(session, claim_key, claim.reviews, reviews_seen)
     for i, m in enumerate(front.misconceptions):
         rows.append(
             Misconception(
@@ -192,19 +208,15 @@ def review_fingerprint(claim_key: str, review: ReviewSpec) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def _add_content_reviews(session: Session, claim_key: str, reviews: list[ReviewSpec]) -> None:
+def _add_content_reviews(
+    session: Session, claim_key: str, reviews: list[ReviewSpec], seen: set[str]
+) -> None:
     """Append content reviews not recorded yet; history is never rewritten."""
-    known = set(
-        session.exec(
-            select(ClaimReview.fingerprint).where(
-                ClaimReview.claim_key == claim_key, ClaimReview.origin == "content"
-            )
-        )
-    )
     for review in reviews:
         fingerprint = review_fingerprint(claim_key, review)
-        if fingerprint in known:
+        if fingerprint in seen:
             continue
+        seen.add(fingerprint)
         session.add(
             ClaimReview(
                 claim_key=claim_key,

@@ -18,8 +18,12 @@ class YamlDocument:
 
     def __init__(self, text: str, first_line: int = 1) -> None:
         self.first_line = first_line
-        self.node = yaml.compose(text, Loader=SafeLoader)
-        self.data: Any = yaml.load(text, Loader=SafeLoader) if self.node is not None else None
+        loader = SafeLoader(text)
+        try:  # one parse: keep the node tree (for lines) and build the data from it
+            self.node = loader.get_single_node()
+            self.data: Any = loader.construct_document(self.node) if self.node else None
+        finally:
+            loader.dispose()
 
     def line_of(self, path: Sequence[str | int]) -> int:
         """1-based file line of the deepest node along ``path`` that exists."""
