@@ -1,0 +1,236 @@
+"""``build_prompt``: gathered evidence in, a ``Prompt`` out. Pure: no store, no clock.
+
+``compact`` is the seed's research-room prompt line for line. ``grounded`` keeps those lines
+and puts the store's evidence under them, split into verified and unverified, and stays
+within a size budget by dropping the least central evidence first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from server.keys import anchor_for
+from server.tutor.defaults import EXTRA_LINES, default_research, line_asks_for
+from server.tutor.entries import assess as assess_object
+from server.tutor.entries import entry_for, locator_findings, object_lines
+from server.tutor.evidence import title_of
+from server.tutor.formats import entry_text, finding_text, render_text
+from server.tutor.prompt import (
+    Code,
+    Entry,
+    EvidenceLine,
+    Finding,
+    LearnerNote,
+    Mode,
+    ObjectEvidence,
+    Prompt,
+    QuestionSource,
+    Related,
+    dropped_label,
+)
+
+Measure = Callable[[Prompt], int]
+MIN_CUT = 200  # never cut a text below this many characters
+
+
+def build_prompt(
+    evidence: ObjectEvidence,
+    *,
+    site_name: str,
+    mode: Mode = "grounded",
+    question: str | None = None,
+    chosen: tuple[Related, ...] | None = None,
+    note: LearnerNote | None = None,
+    budget_chars: int = 12_000,
+    measure: Measure | None = None,
+) -> Prompt:
+    """The prompt for ``evidence``; ``chosen`` replaces the gathered related objects."""
+    research = evidence.research or default_research(
+        evidence.kind, evidence.title, evidence.source_ids
+    )
+    source: QuestionSource = "content" if evidence.research else "default"
+    if question and question.strip():
+        research = replace(research, open_question=" ".join(question.split()))
+        source = "request"
+    related = evidence.related if chosen is None else chosen
+    base = Prompt(
+        mode=mode,
+        site_name=site_name,
+        key=evidence.key,
+        kind=evidence.kind,
+        title=evidence.title,
+        context_title=evidence.context_title,
+        anchor=anchor_for(evidence.key),
+        question=research.open_question,
+        question_source=source,
+        object_details=(),
+        object_code=None,
+        object_record=evidence.record,
+        evidence=tuple(EvidenceLine(text, ()) for text in research.evidence),
+        resolves=research.resolves,
+        budget_chars=budget_chars,
+    )
+    if mode == "compact":
+        if chosen is not None:
+            lines = [f"{r.key} ({title_of(r.kind, r.record)})" for r in chosen]
+            base = replace(base, evidence=tuple(EvidenceLine(t, ()) for t in lines))
+        return base
+    details = object_lines(evidence.kind, evidence.record, evidence.concept)
+    code = None
+    if evidence.kind == "witness":
+        code = Code(str(evidence.record.get("language", "python")), str(evidence.record["code"]))
+    prompt = replace(base, object_details=tuple(details), object_code=code, note=note)
+    entries = [entry_for(r) for r in related]
+    prompt = _with_entries(prompt, evidence, research.evidence, entries)
+    return fit(prompt, evidence, research.evidence, entries, measure or _text_size)
+
+
+def _text_size(prompt: Prompt) -> int:
+    return len(render_text(prompt))
+
+
+def _with_entries(
+    prompt: Prompt,
+    evidence: ObjectEvidence,
+    lines: tuple[str, ...],
+    entries: list[Entry],
+    gone: frozenset[int] = frozenset(),
+) -> Prompt:
+    """Place each entry under the first line that asks for its kind; split the findings.
+
+    Entries whose ``id`` is in ``gone`` were dropped for size: only counted per line.
+    """
+    placed: list[list[Entry]] = [[] for _ in lines]
+    extra: dict[str, list[Entry]] = {}
+    for entry in entries:
+        index = next((i for i, line in enumerate(lines) if line_asks_for(line, entry.kind)), None)
+        if index is None:
+            extra.setdefault(entry.kind, []).append(entry)
+        else:
+            placed[index].append(entry)
+    evidence_lines = [_line(text, items, gone) for text, items in zip(lines, placed, strict=True)]
+    for kind, text in EXTRA_LINES.items():
+        line = _line(text, extra.get(kind, []), gone, authored=False)
+        if line.entries:
+            evidence_lines.append(line)
+    verified: list[Finding] = []
+    unverified: list[Finding] = []
+    if evidence.kind != "concept":
+        ok, why = assess_object(evidence.kind, evidence.record)
+        (verified if ok else unverified).append(Finding(evidence.key, evidence.key, why))
+        unverified += locator_findings(evidence.kind, evidence.key, evidence.record)
+    for line in evidence_lines:
+        for entry in line.entries:
+            (verified if entry.verified else unverified).append(
+                Finding(entry.key, entry.key, entry.why)
+            )
+            unverified += locator_findings(entry.kind, entry.key, entry.record)
+    return replace(
+        prompt,
+        evidence=tuple(evidence_lines),
+        verified=tuple(dict.fromkeys(verified)),
+        unverified=tuple(dict.fromkeys(unverified)),
+    )
+
+
+def _line(
+    text: str, items: list[Entry], gone: frozenset[int], authored: bool = True
+) -> EvidenceLine:
+    kept = tuple(e for e in items if id(e) not in gone)
+    return EvidenceLine(text, kept, authored=authored, dropped=len(items) - len(kept))
+
+
+def _entry_cost(entry: Entry) -> int:
+    """About how many characters leaving ``entry`` out saves in the text format."""
+    shown = entry_text(entry)
+    findings = [Finding(entry.key, entry.key, entry.why)]
+    findings += locator_findings(entry.kind, entry.key, entry.record)
+    cost = sum(len(line) + 1 for line in shown)
+    cost += sum(len(finding_text(f)) + 1 for f in findings)
+    # Its name in the "dropped" line costs a little back.
+    return cost - len(dropped_label(entry)) - 2
+
+
+def fit(
+    prompt: Prompt,
+    evidence: ObjectEvidence,
+    lines: tuple[str, ...],
+    entries: list[Entry],
+    measure: Measure,
+) -> Prompt:
+    """Drop the least central entries until ``measure(prompt)`` fits the budget.
+
+    If the prompt is still too long with every entry dropped, the object's own code, the
+    learner's note and the longest object details are cut, each saying so.
+    """
+    budget = prompt.budget_chars
+    size = measure(prompt)
+    if size <= budget:
+        return prompt
+    by_centrality = sorted(entries, key=lambda e: e.rank, reverse=True)
+    gone: set[int] = set()
+    dropped: list[Entry] = []
+    excess = size - budget
+    while by_centrality:
+        # Drop by estimate, then measure: a few renders however many entries go.
+        while by_centrality and excess > 0:
+            entry = by_centrality.pop(0)
+            gone.add(id(entry))
+            dropped.append(entry)
+            excess -= _entry_cost(entry)
+        placed = _with_entries(prompt, evidence, lines, entries, frozenset(gone))
+        trimmed = replace(placed, dropped=tuple(dropped))
+        size = measure(trimmed)
+        if size <= budget:
+            return trimmed
+        excess = size - budget
+        prompt = trimmed
+    return _cut(prompt, measure)
+
+
+def _cut_text(text: str, excess: int) -> tuple[str, int]:
+    """``text`` shortened by about ``excess`` characters (never below MIN_CUT), and the cut."""
+    keep = max(MIN_CUT, len(text) - excess - 60)
+    if keep >= len(text):
+        return text, 0
+    cut = len(text) - keep
+    return text[:keep].rstrip() + f"\n… [{cut} characters cut]", cut
+
+
+def _cut(prompt: Prompt, measure: Measure) -> Prompt:
+    size = measure(prompt)
+    budget = prompt.budget_chars
+    if size > budget and prompt.object_code is not None:
+        text, cut = _cut_text(prompt.object_code.text, size - budget)
+        if cut:
+            prompt = replace(
+                prompt,
+                object_code=replace(prompt.object_code, text=text),
+                truncated=(*prompt.truncated, f"the code of {prompt.key}"),
+            )
+            size = measure(prompt)
+    if size > budget and prompt.note is not None:
+        text, cut = _cut_text(prompt.note.text, size - budget)
+        if cut:
+            prompt = replace(
+                prompt,
+                note=replace(prompt.note, text=text),
+                truncated=(*prompt.truncated, "my note"),
+            )
+            size = measure(prompt)
+    details = list(prompt.object_details)
+    for index in sorted(range(len(details)), key=lambda i: -len(details[i])):
+        if size <= budget:
+            break
+        text, cut = _cut_text(details[index], size - budget)
+        if cut:
+            details[index] = text
+            label = details[index].split(":", 1)[0]
+            prompt = replace(
+                prompt,
+                object_details=tuple(details),
+                truncated=(*prompt.truncated, f"the object's {label.lower()}"),
+            )
+            size = measure(prompt)
+    return prompt

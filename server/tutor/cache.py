@@ -1,0 +1,92 @@
+"""Gathered evidence, reused while the store has not changed.
+
+The fingerprint is the store revision (bumped by ingest and by every write a prompt shows)
+plus the newest witness run and claim review, so a run or review recorded by any path
+invalidates it too. Only read sessions use the cache: a write session may hold changes
+that are later rolled back.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col
+
+from server.db import WRITE_OPTION
+from server.models import ClaimReview, StoreRevision, WitnessRun
+from server.tutor.evidence import Registry, gather
+from server.tutor.prompt import ObjectEvidence
+
+MAX_OBJECTS = 4096
+
+Fingerprint = tuple[int, ...]
+
+
+@dataclass
+class Snapshot:
+    fingerprint: Fingerprint
+    registry: Registry
+    evidence: dict[str, ObjectEvidence] = field(default_factory=dict)
+
+
+_snapshots: weakref.WeakKeyDictionary[Engine, Snapshot] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def store_fingerprint(session: Session) -> Fingerprint:
+    row = session.execute(
+        select(
+            select(col(StoreRevision.revision)).where(col(StoreRevision.id) == 1).scalar_subquery(),
+            select(func.max(col(WitnessRun.id))).scalar_subquery(),
+            select(func.count()).select_from(WitnessRun).scalar_subquery(),
+            select(func.max(col(ClaimReview.id))).scalar_subquery(),
+            select(func.count()).select_from(ClaimReview).scalar_subquery(),
+        )
+    ).one()
+    return tuple(int(value or 0) for value in row)
+
+
+def _cacheable(session: Session) -> Engine | None:
+    bind = session.get_bind()
+    if not isinstance(bind, Engine) or bind.get_execution_options().get(WRITE_OPTION):
+        return None
+    return bind.engine
+
+
+def snapshot(session: Session) -> Snapshot:
+    """The snapshot for the store as ``session`` sees it (shared when it can be)."""
+    engine = _cacheable(session)
+    fingerprint = store_fingerprint(session)
+    if engine is None:
+        return Snapshot(fingerprint, Registry.load(session))
+    with _lock:
+        current = _snapshots.get(engine)
+        if current is not None and current.fingerprint == fingerprint:
+            return current
+    fresh = Snapshot(fingerprint, Registry.load(session))
+    with _lock:
+        _snapshots[engine] = fresh
+    return fresh
+
+
+def evidence_for(session: Session, shot: Snapshot, key: str) -> ObjectEvidence:
+    """The evidence of the active object ``key``, gathered once per snapshot."""
+    found = shot.evidence.get(key)
+    if found is not None:
+        return found
+    gathered = gather(session, shot.registry, key)
+    with _lock:
+        if len(shot.evidence) >= MAX_OBJECTS:
+            shot.evidence.clear()
+        shot.evidence[key] = gathered
+    return gathered
+
+
+def clear() -> None:
+    """Forget every cached snapshot (tests, benchmarks)."""
+    with _lock:
+        _snapshots.clear()
