@@ -12,7 +12,12 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from server.render.markdown import highlight_code, render_markdown, render_section
+from server.render.markdown import (
+    highlight_code,
+    render_inline,
+    render_markdown,
+    render_section,
+)
 from server.render.math import LatexError, to_mathml
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -29,6 +34,7 @@ def environment() -> Environment:
         loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True
     )
     env.filters["markdown"] = lambda text: Markup(render_markdown(text or ""))
+    env.filters["inline"] = lambda text: Markup(render_inline(text or ""))
     env.filters["mathml"] = lambda latex: Markup(_mathml(latex, display=False))
     env.filters["mathml_block"] = lambda latex: Markup(_mathml(latex, display=True))
     env.filters["highlight"] = lambda code, lang="python": Markup(highlight_code(code, lang))

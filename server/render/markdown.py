@@ -104,6 +104,11 @@ def render_markdown(text: str) -> str:
     return str(_RENDERER.render(text))
 
 
+def render_inline(text: str) -> str:
+    """Safe inline HTML (emphasis, code, links, ``$math$``) without a wrapping paragraph."""
+    return str(_RENDERER.renderInline(text))
+
+
 def render_section(text: str, placed: Callable[[str, str], str | None]) -> str:
     """Render a section, replacing ``{{ equation id }}`` / ``{{ demo id }}`` lines."""
     parts: list[str] = []
