@@ -1,0 +1,97 @@
+"""``readingroom witness run FILE.py``: run one file in the sandbox and print its result."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from server.errors import ReadingRoomError
+from server.witnesses.result import RunResult
+
+UNSAFE_HELP = (
+    "UNSAFE: run without the sandbox, with this user's full access to files, secrets and "
+    "network. Only for a single trusted local user on their own code. Same as "
+    "READINGROOM_UNSAFE_UNCONFINED_WITNESSES=true."
+)
+
+
+def _read_checks(path: Path) -> list[dict[str, Any]]:
+    """A YAML/JSON list of checks, or a witness entry (a mapping with ``checks``)."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if isinstance(data, dict) and "checks" in data:
+        data = data["checks"]
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise click.BadParameter(f"{path}: expected a list of checks", param_hint="--checks")
+    return data
+
+
+def _summary(result: RunResult) -> str:
+    how = f"exit code {result.exit_code}" if result.signal is None else f"signal {result.signal}"
+    lines = [f"{result.status} in {result.duration_ms:.0f} ms ({how})"]
+    if not result.confined:
+        lines.append("warning: ran WITHOUT the sandbox (unsafe mode)")
+    if result.message:
+        lines.append(result.message)
+    for check in result.checks:
+        mark = "ok  " if check.ok else "FAIL"
+        lines.append(f"  {mark} {check.name}" + (f": {check.detail}" if check.detail else ""))
+    for name, text in (("stdout", result.stdout), ("stderr", result.stderr)):
+        if text:
+            lines.append(f"--- {name}")
+            lines.append(text.rstrip("\n"))
+    return "\n".join(lines)
+
+
+@click.group("witness")
+def witness_group() -> None:
+    """Code witnesses: run them in the sandbox."""
+
+
+@witness_group.command("run")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=0.1, max=600),
+    default=None,
+    help="Wall-clock limit in seconds (default: READINGROOM_WITNESS_TIMEOUT_S, 10).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (DESIGN.md §5).")
+@click.option(
+    "--checks",
+    "checks_file",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML or JSON file with the checks to apply (content/README.md syntax); "
+    "without it the file passes when it exits 0.",
+)
+@click.option("--unsafe-no-sandbox", "unsafe", is_flag=True, help=UNSAFE_HELP)
+def run(
+    file: Path, timeout_s: float | None, as_json: bool, checks_file: Path | None, unsafe: bool
+) -> None:
+    """Run FILE.py in the sandbox; exit 0 when it passes, 1 otherwise."""
+    from server.config import Settings
+    from server.witnesses.sandbox import run_in_sandbox
+
+    settings = Settings()
+    checks = _read_checks(checks_file) if checks_file else None
+    try:
+        result = run_in_sandbox(
+            file.read_text(encoding="utf-8"),
+            checks=checks,
+            timeout_s=timeout_s or settings.witness_timeout_s,
+            unconfined=unsafe or settings.unsafe_unconfined_witnesses,
+        )
+    except ReadingRoomError as error:
+        click.echo(f"error: {error.message}", err=True)
+        for detail in error.details:
+            click.echo(str(detail), err=True)
+        sys.exit(1)
+    click.echo(result.model_dump_json(indent=2) if as_json else _summary(result))
+    if result.status == "sandbox-unavailable":
+        click.echo(f"error: {result.message}", err=True)
+    sys.exit(0 if result.passed else 1)

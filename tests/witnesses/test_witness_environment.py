@@ -1,0 +1,29 @@
+"""The environment fingerprint and the cache key of a run."""
+
+from __future__ import annotations
+
+import platform
+
+import numpy as np
+
+from server.witnesses.environment import cache_key, environment_fingerprint, run_environment
+
+
+def test_the_fingerprint_names_python_numpy_kernels_and_harness() -> None:
+    fingerprint = environment_fingerprint()
+    assert set(fingerprint) == {"python", "numpy", "kernels", "harness"}
+    assert fingerprint["numpy"] == np.__version__
+    assert platform.python_version() in fingerprint["python"]
+    assert "platform" in run_environment()
+
+
+def test_the_cache_key_covers_code_checks_and_environment() -> None:
+    checks = [{"kind": "stdout", "expected": "1"}]
+    key = cache_key("print(1)", checks)
+    assert key == cache_key("print(1)", [dict(checks[0])])
+    assert len(key) == 64
+    assert key != cache_key("print(1) ", checks)
+    assert key != cache_key("print(1)", [{"kind": "stdout", "expected": "2"}])
+    other = {**environment_fingerprint(), "numpy": "0.0.1"}
+    assert key != cache_key("print(1)", checks, other)
+    assert cache_key("x = 1", None) == cache_key("x = 1", [])
