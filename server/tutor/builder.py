@@ -161,8 +161,9 @@ def fit(
 ) -> Prompt:
     """Drop the least central entries until ``measure(prompt)`` fits the budget.
 
-    If the prompt is still too long with every entry dropped, the object's own code, the
-    learner's note and the longest object details are cut, each saying so.
+    If the prompt is still too long with every entry dropped, the dropped entries are counted
+    by kind instead of named, then the object's own code, the learner's note and the longest
+    object details are cut, each saying so. The seed's own lines are never cut.
     """
     budget = prompt.budget_chars
     size = measure(prompt)
@@ -186,6 +187,10 @@ def fit(
             return trimmed
         excess = size - budget
         prompt = trimmed
+    if prompt.dropped:
+        prompt = replace(prompt, dropped_in_full=False)
+        if measure(prompt) <= budget:
+            return prompt
     return _cut(prompt, measure)
 
 
@@ -199,8 +204,25 @@ def _cut_text(text: str, excess: int) -> tuple[str, int]:
 
 
 def _cut(prompt: Prompt, measure: Measure) -> Prompt:
+    """Cut the object's code, the note and the longest details until the prompt fits.
+
+    A cut's marker and a format's own markup cost a little: a few passes from the original
+    texts, each asking for more, settle it (or reach the floor of MIN_CUT per text).
+    """
+    slack = 0
+    cut = prompt
+    for _ in range(6):
+        cut = _cut_once(prompt, measure, slack)
+        size = measure(cut)
+        if size <= prompt.budget_chars:
+            return cut
+        slack += size - prompt.budget_chars + 20
+    return cut
+
+
+def _cut_once(prompt: Prompt, measure: Measure, slack: int) -> Prompt:
+    budget = prompt.budget_chars - slack
     size = measure(prompt)
-    budget = prompt.budget_chars
     if size > budget and prompt.object_code is not None:
         text, cut = _cut_text(prompt.object_code.text, size - budget)
         if cut:
@@ -226,11 +248,11 @@ def _cut(prompt: Prompt, measure: Measure) -> Prompt:
         text, cut = _cut_text(details[index], size - budget)
         if cut:
             details[index] = text
-            label = details[index].split(":", 1)[0]
+            label = details[index].split(":", 1)[0].lower().replace("in full", "full text")
             prompt = replace(
                 prompt,
                 object_details=tuple(details),
-                truncated=(*prompt.truncated, f"the object's {label.lower()}"),
+                truncated=(*prompt.truncated, f"the object's {label}"),
             )
             size = measure(prompt)
     return prompt

@@ -276,7 +276,7 @@ def object_lines(kind: str, record: Record, concept: Record | None) -> list[str]
     if full and title_of(kind, record) != record[full]:
         lines.append(f"In full: {record[full]}")
     if kind == "source":
-        return [_citation(record), *_identifiers(record)]
+        return [f"Citation: {_citation(record)}", *_identifiers(record)]
     if kind == "equation":
         lines.append(f"Statement: {record['statement']}")
     if kind == "demo":

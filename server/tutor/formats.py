@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from server.tutor.defaults import ANSWER_AS, OPENING, UNSETTLED
@@ -15,9 +15,23 @@ NOTHING_VERIFIED = (
     "- none: no passing current witness run and no substantive review is part of this evidence"
 )
 NOTHING_FOUND = "(nothing in the store answers this line)"
-ALL_DROPPED = "(dropped to fit the size budget: see the list below)"
+ALL_DROPPED = "(dropped to fit the size budget: see below)"
+PLURALS = {
+    "concept": "concept links", "equation": "equations", "witness": "witnesses",
+    "source": "sources", "claim": "claims", "misconception": "misconceptions", "demo": "demos",
+}  # fmt: skip
 DROPPED = "Dropped to fit the size budget (least central first): "
 CUT = "Cut to fit the size budget: "
+
+
+def _dropped_text(p: Prompt, name: Callable[[Entry], str]) -> str:
+    if p.dropped_in_full:
+        return ", ".join(name(e) for e in p.dropped)
+    counts: dict[str, int] = {}
+    for entry in p.dropped:
+        counts[entry.kind] = counts.get(entry.kind, 0) + 1
+    kinds = ", ".join(f"{n} {PLURALS[kind] if n > 1 else kind}" for kind, n in counts.items())
+    return f"{kinds} (ask for any of them by key)"
 
 
 def _empty(line: EvidenceLine) -> str:
@@ -81,7 +95,7 @@ def render_text(p: Prompt) -> str:
         out += [finding_text(f) for f in p.unverified] or ["- none"]
         out += _note_text(p)
         if p.dropped:
-            out.append(DROPPED + ", ".join(dropped_label(e) for e in p.dropped))
+            out.append(DROPPED + _dropped_text(p, dropped_label))
         if p.truncated:
             out.append(CUT + "; ".join(p.truncated))
         out.append(UNSETTLED)
@@ -174,8 +188,7 @@ def render_markdown(p: Prompt) -> str:
         out += _md_findings(UNVERIFIED_HEADING, p.unverified, "- none")
         out += _md_note(p)
         if p.dropped:
-            names = ", ".join(_code_span(dropped_label(e)) for e in p.dropped)
-            out += [DROPPED + names, ""]
+            out += [DROPPED + _dropped_text(p, lambda e: _code_span(dropped_label(e))), ""]
         if p.truncated:
             out += [CUT + "; ".join(p.truncated), ""]
         out += [UNSETTLED, ""]

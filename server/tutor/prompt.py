@@ -131,5 +131,6 @@ class Prompt:
     unverified: tuple[Finding, ...] = ()
     note: LearnerNote | None = None
     dropped: tuple[Entry, ...] = ()
+    dropped_in_full: bool = True  # False: the dropped entries are only counted by kind
     truncated: tuple[str, ...] = ()
     budget_chars: int = 0

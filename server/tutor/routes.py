@@ -1,0 +1,126 @@
+"""Prompt routes: ``GET /api/objects/{key}/prompt`` and ``POST /api/prompts``.
+
+Include this router before the objects router: ``/api/objects/{key:path}`` would otherwise
+take ``.../prompt`` as part of the key.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from server.deps import SessionDep, SettingsDep
+from server.errors import Moved, ReadingRoomError
+from server.keys import parse_key
+from server.objects.service import get_object
+from server.tutor.prompt import Format, Mode
+from server.tutor.service import learner_for, prompt_for_key
+
+router = APIRouter(prefix="/api", tags=["prompts"])
+
+MAX_QUESTION = 2_000
+MAX_EVIDENCE = 100
+MEDIA_TYPES = {"text": "text/plain", "markdown": "text/markdown"}
+
+Question = Annotated[
+    str | None, Query(max_length=MAX_QUESTION, description="Replaces the open question.")
+]
+
+
+class PromptOptions(BaseModel):
+    """How to build a prompt: mode, format, question, and evidence chosen by key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Mode = "grounded"
+    format: Format = "text"
+    question: str | None = Field(default=None, max_length=MAX_QUESTION)
+    evidence: list[str] | None = Field(
+        default=None,
+        max_length=MAX_EVIDENCE,
+        description="Keys of the objects to show as evidence (default: what the store links).",
+    )
+
+
+class PromptRequest(PromptOptions):
+    key: str = Field(max_length=400, description="The object's stable key (kind:path).")
+
+
+class ObjectPromptOptions(PromptOptions):
+    # Accepted so that a POST /api/prompts redirected here (308) keeps working; the path wins.
+    key: str | None = Field(default=None, max_length=400)
+
+
+def _response(body: str | dict[str, Any], fmt: Format) -> Response:
+    if isinstance(body, dict):
+        return JSONResponse(body)
+    return PlainTextResponse(body, media_type=MEDIA_TYPES[fmt])
+
+
+@router.get(
+    "/objects/{key:path}/prompt",
+    summary="The tutor-handoff prompt for one object",
+    response_model=None,
+)
+def object_prompt(
+    key: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    mode: Mode = "grounded",
+    format: Format = "text",
+    question: Question = None,
+) -> Response | dict[str, Any]:
+    if _names_an_object(key + "/prompt") and not _names_an_object(key):
+        # A claim or other child whose id is "prompt": this is the plain object route.
+        return get_object(session, key + "/prompt")
+    body = prompt_for_key(
+        session, settings, key, mode=mode, fmt=format, question=question,
+        learner=learner_for(settings),
+    )  # fmt: skip
+    return _response(body, format)
+
+
+@router.post(
+    "/objects/{key:path}/prompt",
+    summary="The prompt for one object, with a question and chosen evidence",
+    response_model=None,
+)
+def object_prompt_with_options(
+    key: str, options: ObjectPromptOptions, session: SessionDep, settings: SettingsDep
+) -> Response:
+    body = prompt_for_key(
+        session, settings, key, mode=options.mode, fmt=options.format,
+        question=options.question, evidence=options.evidence, learner=learner_for(settings),
+    )  # fmt: skip
+    return _response(body, options.format)
+
+
+@router.post(
+    "/prompts",
+    summary="The prompt for any object, with a question and chosen evidence",
+    response_model=None,
+)
+def create_prompt(request: PromptRequest, session: SessionDep, settings: SettingsDep) -> Response:
+    try:
+        body = prompt_for_key(
+            session, settings, request.key, mode=request.mode, fmt=request.format,
+            question=request.question, evidence=request.evidence,
+            learner=learner_for(settings),
+        )  # fmt: skip
+    except Moved as moved:
+        # Repeating this POST would move again: send it to the new key's own prompt route.
+        response = JSONResponse(moved.to_body(), status_code=308)
+        response.headers["Location"] = f"/api/objects/{moved.new_key}/prompt"
+        return response
+    return _response(body, request.format)
+
+
+def _names_an_object(key: str) -> bool:
+    try:
+        parse_key(key)
+    except ReadingRoomError:
+        return False
+    return True
