@@ -172,6 +172,20 @@ def _namespace_args(root_mode: bool) -> list[str]:
     return ["--unshare-all", "--uid", uid, "--gid", uid, "--disable-userns", "--cap-drop", "ALL"]
 
 
+def remove_stale_run_dirs(runs_dir: Path) -> None:
+    """Run directories left by a process that died mid-run (they are named ``<pid>-...``)."""
+    for entry in runs_dir.iterdir():
+        pid = entry.name.split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry, ignore_errors=True)
+        except PermissionError:
+            pass
+
+
 def build_layout() -> Layout:
     """Raises FileNotFoundError naming a missing tool, OSError when files cannot be made."""
     root_mode = os.geteuid() == 0
@@ -180,6 +194,7 @@ def build_layout() -> Layout:
         raise FileNotFoundError("bwrap" if bwrap is None else "setpriv")
     state = state_dir()
     runs_dir = private_dir(state / "runs")
+    remove_stale_run_dirs(runs_dir)
     if root_mode:
         private_dir(state / "uids")
     etc = _synthetic_etc(state, root_mode)

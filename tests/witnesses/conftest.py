@@ -40,9 +40,15 @@ def hostile(name: str, **values: str) -> str:
     return code
 
 
+def sandbox_processes() -> list[int]:
+    """Live processes of any sandbox uid."""
+    first = uid_slots.UID_BASE
+    return uid_slots.processes_of(range(first, first + uid_slots.UID_COUNT))
+
+
 def leftover_processes() -> list[int]:
     """Live processes of any sandbox uid, or children of this test process."""
-    left = uid_slots.processes_of(range(uid_slots.UID_BASE, uid_slots.UID_BASE + 64))
+    left = sandbox_processes()
     me = str(os.getpid()).encode()
     for name in os.listdir("/proc"):
         if not name.isdigit():

@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +17,15 @@ import pytest
 from server.witnesses import bwrap
 from server.witnesses.sandbox import run_in_sandbox
 
-from .conftest import LIMITS, TIMEOUT_S, Contained, HostService, hostile, leftover_processes
+from .conftest import (
+    LIMITS,
+    TIMEOUT_S,
+    Contained,
+    HostService,
+    hostile,
+    leftover_processes,
+    sandbox_processes,
+)
 
 pytestmark = pytest.mark.sandbox
 Run = Callable[..., Contained]
@@ -258,3 +268,33 @@ def test_the_scratch_and_run_files_are_gone_afterwards(run_hostile: Run) -> None
     runs = bwrap.layout().runs_dir
     assert [p for p in runs.iterdir() if p.name.startswith(f"{os.getpid()}-")] == []
     assert leftover_processes() == []
+
+
+def test_nothing_survives_the_service_being_killed(confined: None, tmp_path: Path) -> None:
+    """The service dies with kill -9 mid-run: --die-with-parent takes the sandbox down too."""
+    started = tmp_path / "started"
+    service = subprocess.Popen(
+        [sys.executable, "-c", SERVICE_DYING, str(started)],
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while len(sandbox_processes()) < 4:  # the witness and its three forks
+            assert time.monotonic() < deadline, "the sandboxed run never started"
+            time.sleep(0.05)
+    finally:
+        service.kill()
+        service.wait()
+    deadline = time.monotonic() + 5
+    while leftover_processes():
+        assert time.monotonic() < deadline, leftover_processes()
+        time.sleep(0.05)
+
+
+SERVICE_DYING = """
+import sys
+from pathlib import Path
+from server.witnesses.sandbox import run_in_sandbox
+Path(sys.argv[1]).touch()
+run_in_sandbox("import os, time\\nos.fork()\\nos.fork()\\ntime.sleep(60)", timeout_s=60)
+"""

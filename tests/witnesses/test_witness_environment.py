@@ -5,8 +5,10 @@ from __future__ import annotations
 import platform
 
 import numpy as np
+import pytest
 
 from server.witnesses.environment import cache_key, environment_fingerprint, run_environment
+from server.witnesses.sandbox import UNSAFE_ENV, unconfined_allowed
 
 
 def test_the_fingerprint_names_python_numpy_kernels_and_harness() -> None:
@@ -27,3 +29,12 @@ def test_the_cache_key_covers_code_checks_and_environment() -> None:
     other = {**environment_fingerprint(), "numpy": "0.0.1"}
     assert key != cache_key("print(1)", checks, other)
     assert cache_key("x = 1", None) == cache_key("x = 1", [])
+
+
+def test_the_unsafe_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(UNSAFE_ENV, raising=False)
+    assert unconfined_allowed() is False
+    monkeypatch.setenv(UNSAFE_ENV, "true")
+    assert unconfined_allowed() is True
+    monkeypatch.setenv(UNSAFE_ENV, "false")
+    assert unconfined_allowed() is False

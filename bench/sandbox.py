@@ -1,0 +1,161 @@
+"""Witness sandbox overhead and check throughput, measured side by side.
+
+    python bench/sandbox.py [--runs 21] [--witnesses 50] [--jobs N]
+
+1. One witness run in the sandbox (``run_in_sandbox``, wall time including the checks and
+   the verdict) against a bare ``python -c "import numpy"`` with the service's interpreter:
+   median of ``--runs`` each, interleaved. Aim: ratio <= 1.2 (DESIGN.md §12), issue 4 <= 1.5.
+   The same witness run with the sandbox switched off isolates what confinement costs.
+2. ``--witnesses`` copies of a witness with stdout, variable and invariant checks: serial
+   (one at a time) against parallel (``run_many`` over ``--jobs`` workers, default: cores).
+3. A cached re-check of the same witnesses: the cache key of each (code, checks,
+   environment) looked up in the results of step 2. Aim: under 1 s for 50.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from server.witnesses.environment import cache_key
+from server.witnesses.result import RunResult
+from server.witnesses.sandbox import probe_confinement, run_in_sandbox, run_many
+
+WITNESS = """
+import numpy as np
+
+A = np.array([[1.2, 0.3], [0.1, 0.9]])
+b = np.array([0.5, -0.2])
+
+def f(z):
+    return z @ A.T + b
+
+def f_inv(x):
+    return (x - b) @ np.linalg.inv(A).T
+
+log_px = -0.5 * (f_inv(np.array([[1.0, 0.0]])) ** 2).sum(1) - np.log(2 * np.pi * 1.05)
+print("det(A):", round(np.linalg.det(A), 4))
+"""
+CHECKS = [
+    {"kind": "stdout", "expected": "det(A): 1.05", "tolerance": 1e-6},
+    {
+        "kind": "variable",
+        "name": "log_px",
+        "tolerance": 1e-9,
+        "kernel": {
+            "spec": {
+                "type": "chain",
+                "dim": 2,
+                "base": {"type": "normal"},
+                "layers": [{"type": "affine", "A": [[1.2, 0.3], [0.1, 0.9]], "b": [0.5, -0.2]}],
+            },
+            "op": "log_prob",
+            "input": [[1.0, 0.0]],
+        },
+    },
+    {
+        "kind": "invariant",
+        "invariant": "round-trip",
+        "forward": "f",
+        "inverse": "f_inv",
+        "points": [[0.1, 0.2], [1.0, -0.5]],
+    },
+]
+
+
+def timed(action: object) -> float:
+    started = time.perf_counter()
+    action()  # type: ignore[operator]
+    return time.perf_counter() - started
+
+
+def bare_numpy() -> None:
+    subprocess.run([sys.executable, "-c", "import numpy"], check=True)
+
+
+def sandboxed_numpy() -> None:
+    result = run_in_sandbox("import numpy", timeout_s=30)
+    assert result.status == "passed", result
+
+
+def sandboxed_witness() -> None:
+    result = run_in_sandbox(WITNESS, checks=CHECKS, timeout_s=30)
+    assert result.status == "passed", result
+
+
+def unconfined_witness() -> None:
+    result = run_in_sandbox(WITNESS, checks=CHECKS, timeout_s=30, unconfined=True)
+    assert result.status == "passed", result
+
+
+def overhead(runs: int) -> None:
+    rows: dict[str, list[float]] = {
+        "bare python -c 'import numpy'": [],
+        "sandbox: import numpy": [],
+        "sandbox: witness + 3 checks": [],
+        "no sandbox: witness + 3 checks": [],
+    }
+    actions = (bare_numpy, sandboxed_numpy, sandboxed_witness, unconfined_witness)
+    for _ in range(runs):
+        for times, action in zip(rows.values(), actions, strict=True):
+            times.append(timed(action))
+    medians = {name: statistics.median(times) for name, times in rows.items()}
+    base = medians["bare python -c 'import numpy'"]
+    for name, median in medians.items():
+        print(f"{name:34} median {median * 1000:7.1f} ms   ratio {median / base:5.2f}")
+    confinement = medians["sandbox: witness + 3 checks"] / medians["no sandbox: witness + 3 checks"]
+    print(f"{'confinement alone (sandbox / none)':34} {'':17}   ratio {confinement:5.2f}")
+
+
+def throughput(count: int, jobs: int) -> None:
+    # Distinct code per witness, as in a real corpus (the cache key differs per witness).
+    batch = [(f"{WITNESS}\n# witness {i}\n", CHECKS, 30.0) for i in range(count)]
+    started = time.perf_counter()
+    serial = [run_in_sandbox(code, checks=checks, timeout_s=t) for code, checks, t in batch]
+    serial_s = time.perf_counter() - started
+    started = time.perf_counter()
+    parallel = run_many(batch, workers=jobs)
+    parallel_s = time.perf_counter() - started
+    assert all(r.status == "passed" for r in serial + parallel)
+    print(f"{count} witnesses serial                 {serial_s:7.2f} s")
+    print(f"{count} witnesses parallel ({jobs} workers)   {parallel_s:7.2f} s   "
+          f"speed-up {serial_s / parallel_s:5.2f}x")  # fmt: skip
+
+    cache: dict[str, RunResult] = {
+        cache_key(code, checks): result
+        for (code, checks, _), result in zip(batch, parallel, strict=True)
+    }
+    started = time.perf_counter()
+    reused = [cache.get(cache_key(code, checks)) for code, checks, _ in batch]
+    cached_s = time.perf_counter() - started
+    assert all(r is not None and r.status == "passed" for r in reused)
+    print(f"{count} witnesses cached re-check        {cached_s * 1000:7.2f} ms  "
+          f"{parallel_s / cached_s:8.0f}x faster than parallel")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=21)
+    parser.add_argument("--witnesses", type=int, default=50)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    options = parser.parse_args()
+    status = probe_confinement()
+    print(status.message)
+    if not status.available:
+        sys.exit(1)
+    for _ in range(3):  # warm the page cache and the layout
+        bare_numpy()
+        sandboxed_witness()
+    overhead(options.runs)
+    throughput(options.witnesses, options.jobs)
+
+
+if __name__ == "__main__":
+    main()
