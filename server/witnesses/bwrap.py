@@ -169,7 +169,8 @@ def _namespace_args(root_mode: bool) -> list[str]:
         return ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
                 "--unshare-cgroup-try"]  # fmt: skip
     uid = str(USERNS_UID)
-    return ["--unshare-all", "--uid", uid, "--gid", uid, "--disable-userns", "--cap-drop", "ALL"]
+    return ["--unshare-all", "--unshare-user", "--uid", uid, "--gid", uid, "--disable-userns",
+            "--cap-drop", "ALL"]  # fmt: skip
 
 
 def remove_stale_run_dirs(runs_dir: Path) -> None:

@@ -403,7 +403,7 @@ def _probe() -> ConfinementStatus:
         why = result.message or (lines[-1] if lines else result.status)
         what = "namespaces" if root_mode else "user namespaces"
         return _unavailable(
-            f"a confined test run failed ({why}); can {what} be created here?",
+            f"a confined test run failed: {why} (can {what} be created here?)",
             [f"a working bwrap sandbox: {why}"],
         )
     try:
