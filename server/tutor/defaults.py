@@ -21,7 +21,7 @@ UNSETTLED = (
 )
 
 # Which "Evidence to inspect" line an object of each kind is shown under: the first line
-# that mentions one of these words (as a word prefix, case-insensitive).
+# that mentions one of these words (whole words, plurals too, case-insensitive).
 LINE_KEYWORDS: dict[str, tuple[str, ...]] = {
     "source": ("source",),
     "concept": ("concept link", "concept page", "linked concept", "prerequisite", "contrast"),
@@ -42,7 +42,7 @@ EXTRA_LINES: dict[str, str] = {
     "misconception": "Known misconceptions",
 }
 _PATTERNS = {
-    kind: re.compile("|".join(rf"\b{re.escape(word)}" for word in words), re.IGNORECASE)
+    kind: re.compile("|".join(rf"\b{re.escape(word)}(?:s|es)?\b" for word in words), re.IGNORECASE)
     for kind, words in LINE_KEYWORDS.items()
 }
 

@@ -64,8 +64,9 @@ def test_nothing_is_verified_without_a_run_or_review(bundled: Engine, settings: 
     for line in found["verified"]:
         assert line.startswith("- claim:") and ": substantive review, verdict " in line, line
     assert f"- {LINEAR}: no run yet" in found["unverified"]
-    assert f"- {REZENDE_CLAIM}: review verdict bounded: exact support not checked" in (
-        found["unverified"]
+    assert (
+        f"- {REZENDE_CLAIM}: review verdict bounded: exact support not checked"
+        in (found["unverified"])
     )
 
 
@@ -90,9 +91,7 @@ def test_a_stale_or_failing_run_is_not_verified(fixture_tree: Engine, settings: 
     record_run(fixture_tree, ALPHA_WITNESS, current=False)
     found = sections(build(fixture_tree, settings, ALPHA))
     assert not any(ALPHA_WITNESS in line for line in found["verified"])
-    assert any(
-        line.startswith(f"- {ALPHA_WITNESS}: stale run") for line in found["unverified"]
-    )
+    assert any(line.startswith(f"- {ALPHA_WITNESS}: stale run") for line in found["unverified"])
     later = datetime(2026, 5, 9, tzinfo=UTC)
     record_run(fixture_tree, ALPHA_WITNESS, status="failed", when=later)
     text = build(fixture_tree, settings, ALPHA_WITNESS)
