@@ -81,7 +81,7 @@ def serialise_variable(namespace: dict[str, Any], name: str) -> dict[str, Any]:
         return {"error": f"the code does not define '{name}'"}
     try:
         array = numeric_array(namespace[name])
-    except Exception as exc:
+    except BaseException as exc:  # __array__ is the witness's code
         return {"error": f"'{name}': {exc}"}
     if array.size > MAX_ELEMENTS:
         return {"error": f"'{name}' has {array.size} elements; at most {MAX_ELEMENTS} are compared"}
@@ -210,7 +210,7 @@ INVARIANTS: dict[str, Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
 def evaluate_invariant(namespace: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
     try:
         return INVARIANTS[spec["invariant"]](namespace, spec)
-    except Exception as exc:
+    except BaseException as exc:  # the witness's own functions run here, sys.exit included
         return {"ok": False, "detail": f"{type(exc).__name__}: {exc}"[:2000]}
 
 

@@ -170,7 +170,7 @@ def read_report(path: Path, limit: int) -> tuple[Report | None, str | None]:
 def _write_job(
     directory: Path, code: str, checks: list[Check], rlimits: dict[str, list[int]], inside: str
 ) -> None:
-    (directory / "witness.py").write_text(code, encoding="utf-8")
+    (directory / "witness.py").write_text(code, encoding="utf-8", errors="replace")
     job = {
         "code_path": f"{inside}/witness.py",
         "result_path": f"{inside}/result.json",

@@ -227,3 +227,18 @@ def test_a_missing_bwrap_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         monkeypatch.undo()
         assert probe_confinement(refresh=True).available
+
+
+def test_a_syntax_error_is_an_error_with_its_location() -> None:
+    result = run("x = (1,\n")
+    assert result.status == "error"
+    assert "SyntaxError" in result.stderr and "witness.py" in result.stderr
+
+
+def test_exiting_from_inside_a_checked_function_fails_that_check_only() -> None:
+    code = "import sys\ndef f(x):\n    sys.exit(0)\ndef g(x):\n    return x\n"
+    check = {"kind": "invariant", "invariant": "round-trip", "forward": "f", "inverse": "g",
+             "points": [[0.0]]}  # fmt: skip
+    result = run(code, [check])
+    assert result.status == "failed"
+    assert result.checks[0].detail == "SystemExit: 0"
