@@ -265,7 +265,8 @@ def main(argv: list[str]) -> int:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
-    write_report(result_fd, report)
+    with contextlib.suppress(OSError):  # the witness may have closed it; the host then says so
+        write_report(result_fd, report)
     return exit_code
 
 

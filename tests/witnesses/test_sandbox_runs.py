@@ -242,3 +242,9 @@ def test_exiting_from_inside_a_checked_function_fails_that_check_only() -> None:
     result = run(code, [check])
     assert result.status == "failed"
     assert result.checks[0].detail == "SystemExit: 0"
+
+
+def test_closing_every_descriptor_loses_the_report_not_the_exit_status() -> None:
+    result = run("import os\nos.closerange(3, 1024)\nx = 1\n", [LINEAR_FLOW_CHECKS[1]])
+    assert result.status == "failed" and result.exit_code == 0
+    assert result.message == "the run ended before its checks could be evaluated"
