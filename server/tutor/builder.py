@@ -7,8 +7,9 @@ within a size budget by dropping the least central evidence first.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from server.keys import anchor_for
 from server.tutor.defaults import EXTRA_LINES, default_research, line_asks_for
@@ -81,51 +82,70 @@ def build_prompt(
     if evidence.kind == "witness":
         code = Code(str(evidence.record.get("language", "python")), str(evidence.record["code"]))
     prompt = replace(base, object_details=tuple(details), object_code=code, note=note)
-    entries = [entry_for(r) for r in related]
-    prompt = _with_entries(prompt, evidence, research.evidence, entries)
-    return fit(prompt, evidence, research.evidence, entries, measure or _text_size)
+    layout = _layout(evidence, research.evidence, [entry_for(r) for r in related])
+    return fit(_assemble(prompt, layout), layout, measure or _text_size)
 
 
 def _text_size(prompt: Prompt) -> int:
     return len(render_text(prompt))
 
 
-def _with_entries(
-    prompt: Prompt,
-    evidence: ObjectEvidence,
-    lines: tuple[str, ...],
-    entries: list[Entry],
-    gone: frozenset[int] = frozenset(),
-) -> Prompt:
-    """Place each entry under the first line that asks for its kind; split the findings.
+@dataclass(frozen=True)
+class Layout:
+    """Where each entry goes: the index of its evidence line, then extra lines by kind."""
 
-    Entries whose ``id`` is in ``gone`` were dropped for size: only counted per line.
-    """
-    placed: list[list[Entry]] = [[] for _ in lines]
-    extra: dict[str, list[Entry]] = {}
-    for entry in entries:
-        index = next((i for i, line in enumerate(lines) if line_asks_for(line, entry.kind)), None)
-        if index is None:
-            extra.setdefault(entry.kind, []).append(entry)
-        else:
-            placed[index].append(entry)
-    evidence_lines = [_line(text, items, gone) for text, items in zip(lines, placed, strict=True)]
-    for kind, text in EXTRA_LINES.items():
-        line = _line(text, extra.get(kind, []), gone, authored=False)
-        if line.entries:
-            evidence_lines.append(line)
-    verified: list[Finding] = []
-    unverified: list[Finding] = []
+    lines: tuple[str, ...]
+    entries: tuple[Entry, ...]
+    slots: tuple[int, ...]
+    own_verified: tuple[Finding, ...]
+    own_unverified: tuple[Finding, ...]
+
+
+@functools.lru_cache(maxsize=1024)
+def _slot(lines: tuple[str, ...], kind: str) -> int:
+    """The first line asking for ``kind``, else the extra line for it (after the lines)."""
+    for index, line in enumerate(lines):
+        if line_asks_for(line, kind):
+            return index
+    return len(lines) + list(EXTRA_LINES).index(kind)
+
+
+def _layout(evidence: ObjectEvidence, lines: tuple[str, ...], entries: list[Entry]) -> Layout:
+    verified: tuple[Finding, ...] = ()
+    unverified: tuple[Finding, ...] = ()
     if evidence.kind != "concept":
         ok, why = assess_object(evidence.kind, evidence.record)
-        (verified if ok else unverified).append(Finding(evidence.key, evidence.key, why))
-        unverified += locator_findings(evidence.kind, evidence.key, evidence.record)
+        own = (Finding(evidence.key, evidence.key, why),)
+        verified, unverified = (own, ()) if ok else ((), own)
+        unverified += tuple(locator_findings(evidence.kind, evidence.key, evidence.record))
+    slots = tuple(_slot(lines, entry.kind) for entry in entries)
+    return Layout(lines, tuple(entries), slots, verified, unverified)
+
+
+def _assemble(prompt: Prompt, layout: Layout, gone: frozenset[int] = frozenset()) -> Prompt:
+    """Entries under their lines and the findings split, leaving out the ``gone`` entries
+    (by ``id``: dropped for size, and only counted per line)."""
+    extra = list(EXTRA_LINES.values())
+    texts = [*layout.lines, *extra]
+    kept: list[list[Entry]] = [[] for _ in texts]
+    dropped = [0] * len(texts)
+    for entry, slot in zip(layout.entries, layout.slots, strict=True):
+        if id(entry) in gone:
+            dropped[slot] += 1
+        else:
+            kept[slot].append(entry)
+    evidence_lines = [
+        EvidenceLine(texts[i], tuple(kept[i]), i < len(layout.lines), dropped[i])
+        for i in range(len(texts))
+        if i < len(layout.lines) or kept[i]
+    ]
+    verified = list(layout.own_verified)
+    unverified = list(layout.own_unverified)
     for line in evidence_lines:
         for entry in line.entries:
-            (verified if entry.verified else unverified).append(
-                Finding(entry.key, entry.key, entry.why)
-            )
-            unverified += locator_findings(entry.kind, entry.key, entry.record)
+            first, *locators = entry.findings
+            (verified if entry.verified else unverified).append(first)
+            unverified += locators
     return replace(
         prompt,
         evidence=tuple(evidence_lines),
@@ -134,31 +154,15 @@ def _with_entries(
     )
 
 
-def _line(
-    text: str, items: list[Entry], gone: frozenset[int], authored: bool = True
-) -> EvidenceLine:
-    kept = tuple(e for e in items if id(e) not in gone)
-    return EvidenceLine(text, kept, authored=authored, dropped=len(items) - len(kept))
-
-
 def _entry_cost(entry: Entry) -> int:
     """About how many characters leaving ``entry`` out saves in the text format."""
-    shown = entry_text(entry)
-    findings = [Finding(entry.key, entry.key, entry.why)]
-    findings += locator_findings(entry.kind, entry.key, entry.record)
-    cost = sum(len(line) + 1 for line in shown)
-    cost += sum(len(finding_text(f)) + 1 for f in findings)
+    cost = sum(len(line) + 1 for line in entry_text(entry))
+    cost += sum(len(finding_text(f)) + 1 for f in entry.findings)
     # Its name in the "dropped" line costs a little back.
     return cost - len(dropped_label(entry)) - 2
 
 
-def fit(
-    prompt: Prompt,
-    evidence: ObjectEvidence,
-    lines: tuple[str, ...],
-    entries: list[Entry],
-    measure: Measure,
-) -> Prompt:
+def fit(prompt: Prompt, layout: Layout, measure: Measure) -> Prompt:
     """Drop the least central entries until ``measure(prompt)`` fits the budget.
 
     If the prompt is still too long with every entry dropped, the dropped entries are counted
@@ -169,7 +173,7 @@ def fit(
     size = measure(prompt)
     if size <= budget:
         return prompt
-    by_centrality = sorted(entries, key=lambda e: e.rank, reverse=True)
+    by_centrality = sorted(layout.entries, key=lambda e: e.rank, reverse=True)
     gone: set[int] = set()
     dropped: list[Entry] = []
     excess = size - budget
@@ -180,13 +184,11 @@ def fit(
             gone.add(id(entry))
             dropped.append(entry)
             excess -= _entry_cost(entry)
-        placed = _with_entries(prompt, evidence, lines, entries, frozenset(gone))
-        trimmed = replace(placed, dropped=tuple(dropped))
-        size = measure(trimmed)
+        prompt = replace(_assemble(prompt, layout, frozenset(gone)), dropped=tuple(dropped))
+        size = measure(prompt)
         if size <= budget:
-            return trimmed
+            return prompt
         excess = size - budget
-        prompt = trimmed
     if prompt.dropped:
         prompt = replace(prompt, dropped_in_full=False)
         if measure(prompt) <= budget:

@@ -1,4 +1,4 @@
-"""Gathered evidence, reused while the store has not changed.
+"""Gathered evidence and built prompts, reused while the store has not changed.
 
 The fingerprint is the store revision (bumped by ingest and by every write a prompt shows)
 plus the newest witness run and claim review, so a run or review recorded by any path
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -19,11 +20,21 @@ from sqlmodel import Session, col
 from server.db import WRITE_OPTION
 from server.models import ClaimReview, StoreRevision, WitnessRun
 from server.tutor.evidence import Registry, gather
-from server.tutor.prompt import ObjectEvidence
+from server.tutor.prompt import ObjectEvidence, Prompt
 
 MAX_OBJECTS = 4096
+MAX_PROMPTS = 4096
 
 Fingerprint = tuple[int, ...]
+
+# Built once: a statement object is cheap to run and costly to construct.
+FINGERPRINT = select(
+    select(col(StoreRevision.revision)).where(col(StoreRevision.id) == 1).scalar_subquery(),
+    select(func.max(col(WitnessRun.id))).scalar_subquery(),
+    select(func.count()).select_from(WitnessRun).scalar_subquery(),
+    select(func.max(col(ClaimReview.id))).scalar_subquery(),
+    select(func.count()).select_from(ClaimReview).scalar_subquery(),
+)
 
 
 @dataclass
@@ -31,6 +42,7 @@ class Snapshot:
     fingerprint: Fingerprint
     registry: Registry
     evidence: dict[str, ObjectEvidence] = field(default_factory=dict)
+    prompts: dict[Hashable, Prompt] = field(default_factory=dict)
 
 
 _snapshots: weakref.WeakKeyDictionary[Engine, Snapshot] = weakref.WeakKeyDictionary()
@@ -38,15 +50,7 @@ _lock = threading.Lock()
 
 
 def store_fingerprint(session: Session) -> Fingerprint:
-    row = session.execute(
-        select(
-            select(col(StoreRevision.revision)).where(col(StoreRevision.id) == 1).scalar_subquery(),
-            select(func.max(col(WitnessRun.id))).scalar_subquery(),
-            select(func.count()).select_from(WitnessRun).scalar_subquery(),
-            select(func.max(col(ClaimReview.id))).scalar_subquery(),
-            select(func.count()).select_from(ClaimReview).scalar_subquery(),
-        )
-    ).one()
+    row = session.execute(FINGERPRINT).one()
     return tuple(int(value or 0) for value in row)
 
 
@@ -84,6 +88,19 @@ def evidence_for(session: Session, shot: Snapshot, key: str) -> ObjectEvidence:
             shot.evidence.clear()
         shot.evidence[key] = gathered
     return gathered
+
+
+def prompt_for(shot: Snapshot, signature: Hashable, build: Callable[[], Prompt]) -> Prompt:
+    """The prompt built for ``signature`` (everything it depends on), built once per snapshot."""
+    found = shot.prompts.get(signature)
+    if found is not None:
+        return found
+    built = build()
+    with _lock:
+        if len(shot.prompts) >= MAX_PROMPTS:
+            shot.prompts.clear()
+        shot.prompts[signature] = built
+    return built
 
 
 def clear() -> None:

@@ -8,6 +8,7 @@ verdict may be negative). Everything else is shown as unverified, with the reaso
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -235,7 +236,18 @@ def _claim_lines(record: Record, about: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+_shown: weakref.WeakKeyDictionary[Related, Entry] = weakref.WeakKeyDictionary()
+
+
 def entry_for(related: Related) -> Entry:
+    """How ``related`` is shown; remembered per object, as gathered evidence is reused."""
+    entry = _shown.get(related)
+    if entry is None:
+        entry = _shown[related] = _entry(related)
+    return entry
+
+
+def _entry(related: Related) -> Entry:
     heading, details, code = describe(related.kind, related.record, related.about)
     is_link = related.kind == "concept" and "type" in related.about
     if related.relation not in PLAIN_RELATIONS and not is_link:
@@ -252,6 +264,10 @@ def entry_for(related: Related) -> Entry:
         why=why,
         rank=related.rank,
         record=related.record,
+        findings=(
+            Finding(related.key, related.key, why),
+            *locator_findings(related.kind, related.key, related.record),
+        ),
     )
 
 

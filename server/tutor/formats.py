@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -59,9 +60,16 @@ def _detail_lines(details: Iterable[str], code: Code | None, indent: str) -> lis
     return out
 
 
+_entry_lines: weakref.WeakKeyDictionary[Entry, list[str]] = weakref.WeakKeyDictionary()
+
+
 def entry_text(entry: Entry) -> list[str]:
-    head = [f"  - {_tag(entry)} {entry.heading}"]
-    return head + _detail_lines(entry.details, entry.code, "    ")
+    """The text lines of one entry (remembered: entries are reused with their evidence)."""
+    lines = _entry_lines.get(entry)
+    if lines is None:
+        head = [f"  - {_tag(entry)} {entry.heading}"]
+        lines = _entry_lines[entry] = head + _detail_lines(entry.details, entry.code, "    ")
+    return lines
 
 
 def finding_text(finding: Finding) -> str:

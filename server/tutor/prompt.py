@@ -22,12 +22,13 @@ class Research:
     resolves: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Related:
     """One object related to the prompt's object, with why it is related.
 
     ``record`` is the object's JSON shape (``server.objects.serialize``); ``rank`` orders
     centrality (lower is more central) and decides what a size budget drops first.
+    Compared by identity, so that how it is shown can be remembered per object.
     """
 
     key: str
@@ -70,8 +71,17 @@ class Code:
 
 
 @dataclass(frozen=True)
+class Finding:
+    """One line of the verified / unverified split: what, and why it is (not) verified."""
+
+    key: str
+    label: str
+    why: str
+
+
+@dataclass(frozen=True, eq=False)
 class Entry:
-    """One piece of evidence as the prompt shows it."""
+    """One piece of evidence as the prompt shows it (compared by identity, like Related)."""
 
     key: str
     kind: str
@@ -83,6 +93,8 @@ class Entry:
     why: str
     rank: int
     record: Mapping[str, Any]
+    # Its own verified / unverified line first, then one per locator nobody has checked.
+    findings: tuple[Finding, ...] = ()
 
 
 def dropped_label(entry: Entry) -> str:
@@ -100,15 +112,6 @@ class EvidenceLine:
     entries: tuple[Entry, ...]
     authored: bool = True
     dropped: int = 0  # entries left out to fit the size budget
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One line of the verified / unverified split: what, and why it is (not) verified."""
-
-    key: str
-    label: str
-    why: str
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy import bindparam
+from sqlmodel import Session, col, select
 
 from server.config import Settings
 from server.models import Note
 from server.objects.resolve import resolve_key
 from server.tutor.builder import build_prompt
-from server.tutor.cache import evidence_for, snapshot
+from server.tutor.cache import evidence_for, prompt_for, snapshot
 from server.tutor.evidence import selected
 from server.tutor.formats import render, render_markdown
 from server.tutor.prompt import Format, LearnerNote, Mode, Prompt
@@ -23,12 +24,17 @@ def learner_for(settings: Settings) -> str | None:
     return LOCAL_LEARNER if settings.mode == "local" else None
 
 
+NOTE = select(col(Note.text), col(Note.next_action), col(Note.version)).where(
+    col(Note.learner) == bindparam("learner"), col(Note.object_key) == bindparam("key")
+)
+
+
 def learner_note(session: Session, learner: str, key: str) -> LearnerNote | None:
     """``learner``'s own note on ``key`` (never anyone else's)."""
-    row = session.exec(select(Note).where(Note.learner == learner, Note.object_key == key)).first()
+    row = session.execute(NOTE, {"learner": learner, "key": key}).first()
     if row is None or not (row.text.strip() or row.next_action.strip()):
         return None
-    return LearnerNote(row.object_key, row.text, row.next_action, row.version)
+    return LearnerNote(key, row.text, row.next_action, row.version)
 
 
 def build_for_key(
@@ -44,21 +50,30 @@ def build_for_key(
 ) -> Prompt:
     """The prompt for ``key``: aliases raise Moved, tombstones Gone, unknown keys NotFound;
     unusable ``evidence`` keys raise InvalidInput naming each of them."""
-    key = resolve_key(session, key)
     shot = snapshot(session)
+    if shot.registry.entries.get(key, ("", None))[0] != "active":
+        key = resolve_key(session, key)  # raises the reason it is not active
     gathered = evidence_for(session, shot, key)
     chosen = selected(session, shot.registry, evidence) if evidence else None
     note = learner_note(session, learner, key) if learner and mode == "grounded" else None
-    return build_prompt(
-        gathered,
-        site_name=settings.site_name,
-        mode=mode,
-        question=question,
-        chosen=chosen,
-        note=note,
-        budget_chars=settings.prompt_budget_chars,
-        measure=(lambda p: len(render_markdown(p))) if fmt == "markdown" else None,
-    )
+    markdown = fmt == "markdown"
+    budget = settings.prompt_budget_chars
+    signature = (key, mode, markdown, question, tuple(evidence or ()), note, settings.site_name,
+                 budget)  # fmt: skip
+
+    def build() -> Prompt:
+        return build_prompt(
+            gathered,
+            site_name=settings.site_name,
+            mode=mode,
+            question=question,
+            chosen=chosen,
+            note=note,
+            budget_chars=budget,
+            measure=(lambda p: len(render_markdown(p))) if markdown else None,
+        )
+
+    return prompt_for(shot, signature, build)
 
 
 def prompt_for_key(
