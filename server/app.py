@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from server.config import Settings
@@ -49,6 +50,19 @@ def prepare_store(settings: Settings) -> Any:
     return engine
 
 
+def check_sandbox() -> dict[str, Any]:
+    """Probe witness confinement once at start-up; runs refuse rather than run unconfined."""
+    from server.witnesses.sandbox import probe_confinement, unconfined_allowed
+
+    if unconfined_allowed():
+        log.warning("witnesses run WITHOUT the sandbox (READINGROOM_UNSAFE_UNCONFINED_WITNESSES)")
+        return {"available": False, "unsafe_unconfined": True, "message": "sandbox switched off"}
+    status = probe_confinement()
+    if not status.available:
+        log.warning("witness sandbox unavailable: %s", status.message)
+    return {"available": status.available, "unsafe_unconfined": False, "message": status.message}
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -57,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = prepare_store(settings)
         app.state.engine = engine
         app.state.pages = PageCache(engine)
+        app.state.sandbox = await run_in_threadpool(check_sandbox)
         stop_invalidating = invalidate_on_commit(app.state.pages)
         try:
             yield
@@ -82,8 +97,9 @@ def include_routers(app: FastAPI) -> None:
     from server.health import router as health
     from server.objects.routes import router as objects
     from server.pages.routes import router as pages
+    from server.witnesses.routes import router as witnesses
 
-    for router in (health, concepts, objects, demos, pages):
+    for router in (health, concepts, objects, demos, witnesses, pages):
         app.include_router(router)
     static = Path(__file__).resolve().parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")

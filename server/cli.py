@@ -106,6 +106,58 @@ def ingest(path: Path | None, force: bool, database: str | None) -> None:
         engine.dispose()
 
 
+@main.command()
+@click.argument("keys", nargs=-1)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Parallel runs (default: one per core).",
+)
+@click.option("--force", is_flag=True, help="Run even where a cached pass still matches.")
+@database_option
+def check(keys: tuple[str, ...], jobs: int | None, force: bool, database: str | None) -> None:
+    """Check every witness in the store, or those of KEYS (witness or concept keys).
+
+    Passing runs are cached by code, checks and environment; exits 1 if any witness fails.
+    """
+    from server import migrations
+    from server.witnesses import service
+    from server.witnesses.sandbox import probe_confinement, unconfined_allowed
+
+    engine = make_engine(settings_for(database).database_url)
+    migrations.upgrade(engine)
+    with unit_of_work(engine, write=False) as session:
+        witnesses = service.select_witnesses(session, list(keys))
+        todo, outcomes = service.plan_checks(session, witnesses, force=force)
+    if todo and not unconfined_allowed():
+        status = probe_confinement()
+        if not status.available:
+            fail(f"sandbox unavailable: {status.message}")
+    done = []
+    if todo:
+        with click.progressbar(
+            length=len(todo), label="checking witnesses", file=sys.stderr
+        ) as bar:
+            done = service.run_jobs(todo, workers=jobs, on_done=lambda _j, _r: bar.update(1))
+    with unit_of_work(engine) as session:
+        outcomes += service.record_runs(session, done)
+    engine.dispose()
+    failed = [o for o in outcomes if o.status != "passed"]
+    for outcome in sorted(outcomes, key=lambda o: o.key):
+        how = "cached" if outcome.cached else f"{outcome.duration_ms:.0f} ms"
+        click.echo(f"{outcome.status:<20} {outcome.key} ({how})")
+        if outcome.message and outcome.status != "passed":
+            click.echo(f"{'':<20} {outcome.message}")
+    cached = sum(o.cached for o in outcomes)
+    click.echo(
+        f"{len(outcomes)} witness(es): {len(outcomes) - len(failed)} passed "
+        f"({cached} cached), {len(failed)} failed"
+    )
+    if failed:
+        sys.exit(1)
+
+
 @main.group()
 def db() -> None:
     """Schema migrations (Alembic)."""
@@ -146,6 +198,14 @@ def current(database: str | None) -> None:
     click.echo(migrations.current_revision(engine) or "base (empty database)")
     engine.dispose()
 
+
+def _register_subcommands() -> None:
+    from server.witnesses.cli import witness_group
+
+    main.add_command(witness_group)
+
+
+_register_subcommands()
 
 if __name__ == "__main__":
     main()

@@ -84,8 +84,7 @@ def unit_of_work(engine: Engine, *, write: bool = True) -> Iterator[Session]:
         yield session
         if write:
             session.commit()
-        else:
-            session.rollback()
+        # a read-only session just closes: its objects stay loaded, detached
     except BaseException:
         session.rollback()
         raise

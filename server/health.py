@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sqlalchemy import text
 
 from server import __version__
@@ -15,11 +15,12 @@ router = APIRouter(prefix="/api", tags=["health"])
 
 
 @router.get("/health", summary="Liveness and database reachability")
-def health(session: SessionDep) -> dict[str, Any]:
+def health(request: Request, session: SessionDep) -> dict[str, Any]:
     session.exec(text("SELECT 1"))  # type: ignore[call-overload]
     return {
         "status": "ok",
         "version": __version__,
         "database": session.get_bind().dialect.name,
         "revision": current_revision(session),
+        "sandbox": request.app.state.sandbox,
     }

@@ -28,6 +28,7 @@ from server.db import make_engine, normalise_url, unit_of_work
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 VALID_CONTENT = FIXTURES / "content" / "valid"
 BUNDLED_CONTENT = Path(__file__).resolve().parent.parent / "content"
+LOOPBACK = ("127.0.0.1", 50000)  # what a local browser or CLI looks like to the server
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -110,7 +111,7 @@ def make_settings(database_url: str, content: Path | None, **extra: object) -> S
 def client(database_url: str) -> Iterator[TestClient]:
     """The app over the small fixture content tree."""
     app = create_app(make_settings(database_url, VALID_CONTENT))
-    with TestClient(app) as test_client:
+    with TestClient(app, client=LOOPBACK) as test_client:
         yield test_client
 
 
@@ -118,7 +119,7 @@ def client(database_url: str) -> Iterator[TestClient]:
 def bundled_client(database_url: str) -> Iterator[TestClient]:
     """The app over the bundled content/ tree."""
     app = create_app(make_settings(database_url, BUNDLED_CONTENT))
-    with TestClient(app) as test_client:
+    with TestClient(app, client=LOOPBACK) as test_client:
         yield test_client
 
 

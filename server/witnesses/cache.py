@@ -1,18 +1,10 @@
-"""The cache key of a witness run: its code, its checks and the environment."""
+"""The cache key of a stored witness: its code, its checks and the environment."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 from server.models import Witness
+from server.witnesses.environment import cache_key
 
 
 def current_cache_key(witness: Witness) -> str:
-    from server.witnesses.environment import environment_fingerprint
-
-    payload = json.dumps(
-        {"code": witness.code, "checks": witness.checks, "env": environment_fingerprint()},
-        sort_keys=True,
-    )
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return cache_key(witness.code, witness.checks)
