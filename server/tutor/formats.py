@@ -144,7 +144,10 @@ def _md_detail(detail: str, indent: str) -> list[str]:
     label, sep, value = first.partition(": ")
     if sep and label == "LaTeX":
         value = _code_span(value)
-    line = f"{indent}- **{label}:** {value}" if sep else f"{indent}- {first}"
+    if sep:
+        line = f"{indent}- **{label}:** {value}"
+    else:
+        line = f"{indent}- **{first}**" if first.endswith(":") else f"{indent}- {first}"
     if not rest:
         return [line]
     return [line, "", *_fence(rest, "text", indent + "  ")]
