@@ -8,10 +8,12 @@ within a size budget by dropping the least central evidence first.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from server.keys import anchor_for
+from server.models import LINK_TYPES
 from server.tutor.defaults import EXTRA_LINES, default_research, line_asks_for
 from server.tutor.entries import assess as assess_object
 from server.tutor.entries import entry_for, locator_findings, object_lines
@@ -33,6 +35,7 @@ from server.tutor.prompt import (
 
 Measure = Callable[[Prompt], int]
 MIN_CUT = 200  # never cut a text below this many characters
+UNASKED = 50  # rank penalty of evidence no authored line asks for (ranks: position * 100 + kind)
 
 
 def build_prompt(
@@ -162,6 +165,21 @@ def _entry_cost(entry: Entry) -> int:
     return cost - len(dropped_label(entry)) - 2
 
 
+def _asked(layout: Layout, entry: Entry, slot: int) -> bool:
+    """Does an authored line ask for ``entry``? A line that names link types (prerequisite,
+    contrast...) asks only for outgoing links of those types."""
+    if slot >= len(layout.lines):
+        return False
+    link_type = entry.about.get("type")
+    if link_type is None:
+        return True
+    line = layout.lines[slot]
+    named = [t for t in LINK_TYPES if re.search(rf"\b{t}", line, re.IGNORECASE)]
+    if not named:
+        return entry.about.get("direction") != "incoming"
+    return link_type in named and entry.about.get("direction") != "incoming"
+
+
 def fit(prompt: Prompt, layout: Layout, measure: Measure) -> Prompt:
     """Drop the least central entries until ``measure(prompt)`` fits the budget.
 
@@ -173,7 +191,12 @@ def fit(prompt: Prompt, layout: Layout, measure: Measure) -> Prompt:
     size = measure(prompt)
     if size <= budget:
         return prompt
-    by_centrality = sorted(layout.entries, key=lambda e: e.rank, reverse=True)
+    # What an authored evidence line asks for outranks the same position of anything else.
+    centrality = {
+        id(e): e.rank + (0 if _asked(layout, e, slot) else UNASKED)
+        for e, slot in zip(layout.entries, layout.slots, strict=True)
+    }
+    by_centrality = sorted(layout.entries, key=lambda e: centrality[id(e)], reverse=True)
     gone: set[int] = set()
     dropped: list[Entry] = []
     excess = size - budget

@@ -268,6 +268,7 @@ def _entry(related: Related) -> Entry:
             Finding(related.key, related.key, why),
             *locator_findings(related.kind, related.key, related.record),
         ),
+        about=related.about,
     )
 
 

@@ -95,6 +95,7 @@ class Entry:
     record: Mapping[str, Any]
     # Its own verified / unverified line first, then one per locator nobody has checked.
     findings: tuple[Finding, ...] = ()
+    about: Mapping[str, Any] = field(default_factory=dict)
 
 
 def dropped_label(entry: Entry) -> str:

@@ -124,3 +124,31 @@ def test_markdown_keeps_code_and_latex_intact() -> None:
     assert "    ````python\n    print('```')\n\n    x = 1\n    ````" in markdown
     assert "- **LaTeX:** ``a_`b` = c``" in markdown
     assert "  - **[unverified]** `witness:ctx/page/w`: Shows it." in markdown
+
+
+def link(key: str, link_type: str, rank: int, direction: str = "outgoing") -> Related:
+    record = {"kind": "concept", "key": key, "title": key, "summary": "S." * 100}
+    about = {"type": link_type, "direction": direction, "reason": "R." * 100, "gate": None}
+    return Related(key, "concept", f"{link_type} link", record, rank, about)
+
+
+def test_what_the_lines_ask_for_outlasts_what_they_do_not() -> None:
+    research = Research("Q?", ("Prerequisite concept links",), ("R",))
+    claim = {
+        "kind": "claim", "key": "claim:ctx/page/c", "text": "C." * 100, "support": [],
+        "reviews": [], "verdict": "unreviewed", "latest_review": None,
+    }  # fmt: skip
+    related = [
+        link("concept:ctx/pre", "prerequisite", 6),
+        Related("claim:ctx/page/c", "claim", "claim", claim, 5),
+        link("concept:ctx/next", "next", 9),
+        link("concept:ctx/back", "prerequisite", 10, direction="incoming"),
+    ]
+    full = render_text(build_prompt(evidence(related, research), site_name="S", budget_chars=10**6))
+    prompt = build_prompt(evidence(related, research), site_name="S", budget_chars=len(full) - 600)
+    # The named type survives; the next link and the incoming link go before the claim does.
+    assert [e.key for e in prompt.dropped] == ["concept:ctx/back", "concept:ctx/next"]
+    everything = build_prompt(evidence(related, research), site_name="S", budget_chars=1)
+    assert [e.key for e in everything.dropped] == [
+        "concept:ctx/back", "concept:ctx/next", "claim:ctx/page/c", "concept:ctx/pre",
+    ]  # fmt: skip
