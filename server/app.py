@@ -97,9 +97,11 @@ def include_routers(app: FastAPI) -> None:
     from server.health import router as health
     from server.objects.routes import router as objects
     from server.pages.routes import router as pages
+    from server.tutor.routes import router as prompts
     from server.witnesses.routes import router as witnesses
 
-    for router in (health, concepts, objects, demos, witnesses, pages):
+    # prompts before objects: /api/objects/{key}/prompt must win over /api/objects/{key}
+    for router in (health, concepts, prompts, objects, demos, witnesses, pages):
         app.include_router(router)
     static = Path(__file__).resolve().parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")

@@ -200,8 +200,10 @@ def current(database: str | None) -> None:
 
 
 def _register_subcommands() -> None:
+    from server.tutor.cli import prompt_command
     from server.witnesses.cli import witness_group
 
+    main.add_command(prompt_command)
     main.add_command(witness_group)
 
 

@@ -55,9 +55,7 @@ def test_a_failing_witness_fails_the_check(database_url: str, content_copy: Path
     assert out.strip().splitlines()[-1] == "1 witness(es): 0 passed (0 cached), 1 failed"
 
 
-def test_pages_show_latest_status_and_stale_runs(
-    database_url: str, content_copy: Path
-) -> None:
+def test_pages_show_latest_status_and_stale_runs(database_url: str, content_copy: Path) -> None:
     app = create_app(make_settings(database_url, content_copy))
     with TestClient(app, client=("127.0.0.1", 5000)) as client:
         page = client.get("/api/concepts/demo-context/alpha").json()
@@ -103,7 +101,9 @@ def test_team_mode_refuses_adhoc_runs_without_an_editor(database_url: str) -> No
 def test_unknown_witness_is_not_found(client: TestClient) -> None:
     response = client.get("/api/witnesses/witness:demo-context/alpha/nope")
     assert response.status_code == 404
-    assert client.post("/api/witnesses/claim:demo-context/alpha/scaling-claim/runs").status_code == 404
+    assert (
+        client.post("/api/witnesses/claim:demo-context/alpha/scaling-claim/runs").status_code == 404
+    )
 
 
 def test_oversized_adhoc_code_is_refused(client: TestClient) -> None:
