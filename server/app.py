@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from server.config import Settings
 from server.errors import Moved, ReadingRoomError
 from server.pagecache import PageCache, invalidate_on_commit
+from server.witnesses.background import start_background_check
 
 log = logging.getLogger("readingroom")
 
@@ -73,9 +74,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pages = PageCache(engine)
         app.state.sandbox = await run_in_threadpool(check_sandbox)
         stop_invalidating = invalidate_on_commit(app.state.pages)
+        checker = None
+        if settings.check_witnesses_on_start and app.state.sandbox["available"]:
+            checker = start_background_check(engine)
         try:
             yield
         finally:
+            if checker is not None:
+                thread, stop = checker
+                stop.set()
+                thread.join(timeout=30)
             stop_invalidating()
             engine.dispose()
 

@@ -29,3 +29,4 @@ class Settings(BaseSettings):
     unsafe_unconfined_witnesses: bool = False
     prompt_budget_chars: int = 12_000
     ingest_on_start: bool = True
+    check_witnesses_on_start: bool = True

@@ -103,7 +103,7 @@ def make_settings(database_url: str, content: Path | None, **extra: object) -> S
         database_url=database_url,
         content_dir=content or VALID_CONTENT,
         ingest_on_start=content is not None,
-        **extra,  # type: ignore[arg-type]
+        **{"check_witnesses_on_start": False, **extra},  # type: ignore[arg-type]
     )
 
 

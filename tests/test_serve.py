@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
 
 def free_port() -> int:
@@ -72,9 +72,18 @@ def test_serve_on_a_fresh_directory_then_survive_kill_9(tmp_path: Path) -> None:
         assert status == 200
         assert page["title"] == "Normalizing Flows: Tractable Density via Invertible Transforms"
         assert (tmp_path / "readingroom.db").exists()
+        # witnesses are checked in the background after start-up
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            _, page = get(f"{base}/api/concepts/generative-models/normalizing-flows")
+            statuses = {w["status"] for w in page["witnesses"]}  # type: ignore[attr-defined]
+            if statuses != {"unchecked"} and "unchecked" not in statuses:
+                break
+            time.sleep(0.5)
+        assert statuses == {"passed"}
     # killed with SIGKILL above; the store must come back whole, with nothing to re-ingest
     with serving(tmp_path) as base:
         status, health = get(f"{base}/api/health")
-        assert status == 200 and health["revision"] == 1
+        assert status == 200 and health["revision"] == 2  # ingest, then the witness runs
         status, concepts = get(f"{base}/api/concepts")
         assert status == 200 and concepts["count"] == 3
