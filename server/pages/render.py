@@ -84,16 +84,32 @@ def render_concept_sections(page: dict[str, Any]) -> list[dict[str, Any]]:
         placed.add(item["key"])
         return env.get_template(f"_{kind}.html").render(item=item)
 
+    witnesses = {w["key"].rsplit("/", 1)[1]: w for w in page["witnesses"]}
+
+    def witness(object_id: str, code: str) -> str:
+        item = witnesses.get(object_id)
+        if item is None:
+            return code
+        placed.add(item["key"])
+        return env.get_template("_witness.html").render(item=item, code=Markup(code))
+
     rendered = []
     for section in page["sections"]:
-        html_text = render_section(section["markdown"], place)
+        html_text = render_section(section["markdown"], place, {"witness": witness})
         leftovers = []
         if section["id"] == "math":
             leftovers = [e for e in page["equations"] if e["key"] not in placed]
         if section["id"] == "interactive-demo":
             leftovers = [d for d in page["demos"] if d["key"] not in placed]
+        if section["id"] == "code":
+            leftovers = [w for w in page["witnesses"] if w["key"] not in placed]
         for item in leftovers:
             kind = item["kind"]
-            html_text += env.get_template(f"_{kind}.html").render(item=item)
+            extra = (
+                {"code": Markup(highlight_code(item["code"], "python"))}
+                if kind == "witness"
+                else {}
+            )
+            html_text += env.get_template(f"_{kind}.html").render(item=item, **extra)
         rendered.append({**section, "html": Markup(html_text)})
     return rendered

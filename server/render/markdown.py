@@ -21,6 +21,7 @@ from pygments.util import ClassNotFound
 from server.render.math import LatexError, to_mathml
 
 SAFE_SCHEMES = ("http:", "https:", "mailto:")
+WITNESS_ID = re.compile(r"\bwitness=([a-z0-9-]+)")
 PLACEMENT = re.compile(r"^\{\{\s*(equation|demo)\s+([a-z0-9-]+)\s*\}\}$")
 
 
@@ -61,7 +62,12 @@ def _fence(
 ) -> str:
     token = tokens[idx]
     language = token.info.split()[0] if token.info.strip() else "text"
-    return highlight_code(token.content, language)
+    code = highlight_code(token.content, language)
+    match = WITNESS_ID.search(token.info)
+    render_witness = env.get("witness") if isinstance(env, dict) else None
+    if match and render_witness is not None:
+        return str(render_witness(match.group(1), code))
+    return code
 
 
 def _link_open(
@@ -99,9 +105,13 @@ def make_renderer() -> MarkdownIt:
 _RENDERER = make_renderer()
 
 
-def render_markdown(text: str) -> str:
-    """Safe HTML for authored or learner Markdown."""
-    return str(_RENDERER.render(text))
+def render_markdown(text: str, env: dict[str, Any] | None = None) -> str:
+    """Safe HTML for authored or learner Markdown.
+
+    ``env["witness"]``, when given, wraps each ``python witness=<id>`` block:
+    ``(id, highlighted_code) -> html``.
+    """
+    return str(_RENDERER.render(text, env or {}))
 
 
 def render_inline(text: str) -> str:
@@ -109,7 +119,9 @@ def render_inline(text: str) -> str:
     return str(_RENDERER.renderInline(text))
 
 
-def render_section(text: str, placed: Callable[[str, str], str | None]) -> str:
+def render_section(
+    text: str, placed: Callable[[str, str], str | None], env: dict[str, Any] | None = None
+) -> str:
     """Render a section, replacing ``{{ equation id }}`` / ``{{ demo id }}`` lines."""
     parts: list[str] = []
     chunk: list[str] = []
@@ -119,10 +131,10 @@ def render_section(text: str, placed: Callable[[str, str], str | None]) -> str:
         if replacement is None:
             chunk.append(line)
             continue
-        parts.append(render_markdown("\n".join(chunk)))
+        parts.append(render_markdown("\n".join(chunk), env))
         parts.append(replacement)
         chunk = []
-    parts.append(render_markdown("\n".join(chunk)))
+    parts.append(render_markdown("\n".join(chunk), env))
     return "".join(parts)
 
 

@@ -160,6 +160,11 @@ def test_concept_page_html_is_safe_and_has_a_json_twin(client: TestClient) -> No
     html = response.text
     assert "<math" in html and "Alpha" in html
     assert 'id="concept/concept-notebook/demo-context/alpha"' in html
+    # each witness block carries its status next to its code
+    witness = html.index(
+        '<figure class="witness" id="witness/concept-notebook/demo-context/alpha/double">'
+    )
+    assert '<span class="status unchecked">unchecked</span>' in html[witness : witness + 300]
     missing = client.get("/concepts/demo-context/nope")
     assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]
 
