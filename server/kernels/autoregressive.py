@@ -39,6 +39,9 @@ class _Autoregressive(Transform):
     def _raw(self, x: Array) -> Array:
         return self.net(x).reshape(x.shape[0], x.shape[1], self.univariate.params_per_feature)
 
+    def scratch_width(self) -> int:
+        return self.net.widest
+
     def inverse(self, x: Array) -> tuple[Array, Array]:
         z, log_slope = self.univariate.density(x, self._raw(x))
         return z, np.sum(log_slope, axis=1)

@@ -20,44 +20,67 @@ class MLP:
 
     Spec (the ``"net"`` of a layer): ``{"weights": [W₁, …, W_L], "biases": [b₁, …, b_L],
     "activation": "relu" | "tanh" | "elu"}`` with Wₖ of shape (outₖ, inₖ), as torch's Linear.
+    Each layer is stored as the (inₖ + 1, outₖ) matrix [Wₖᵀ; bₖ] and hidden activations carry
+    a trailing column of ones, so one matmul applies weights and bias together.
     """
 
-    weights_t: tuple[Array, ...]  # each Wₖᵀ, so rows go through as h @ Wₖᵀ
-    biases: tuple[Array, ...]
+    layers: tuple[Array, ...]  # [Wₖᵀ; bₖ]
     activation: str
 
     @property
     def in_features(self) -> int:
-        return int(self.weights_t[0].shape[0])
+        return int(self.layers[0].shape[0]) - 1
 
     @property
     def out_features(self) -> int:
-        return int(self.weights_t[-1].shape[1])
+        return int(self.layers[-1].shape[1])
 
     def __call__(self, inputs: Array) -> Array:
-        h = inputs
-        last = len(self.weights_t) - 1
-        for k, (weight_t, bias) in enumerate(zip(self.weights_t, self.biases, strict=True)):
-            h = h @ weight_t
-            h += bias
-            if k < last:
-                _activate(h, self.activation)
-        return h
+        rows = inputs.shape[0]
+        first = self.layers[0]
+        h = _with_ones_column(rows, first.shape[1], inputs.dtype)
+        if self.in_features == 1:  # an outer product: broadcasting beats a k = 1 matmul
+            np.multiply(inputs, first[0], out=h[:, :-1])
+            h[:, :-1] += first[1]
+        else:
+            np.matmul(inputs, first[:-1], out=h[:, :-1])
+            h[:, :-1] += first[-1]
+        for layer in self.layers[1:]:
+            _activate(h, self.activation)
+            if layer is self.layers[-1]:
+                result: Array = h @ layer
+                return result
+            following = _with_ones_column(rows, layer.shape[1], h.dtype)
+            np.matmul(h, layer, out=following[:, :-1])
+            h = following
+        # A single-layer net: no activation, drop the ones column.
+        return h[:, :-1]
+
+    @property
+    def widest(self) -> int:
+        """The widest activation per row, ones column included."""
+        return max(int(layer.shape[1]) + 1 for layer in self.layers)
 
     def connectivity(self) -> BoolArray:
         """C[o, i] is True when output o can depend on input i (a path of non-zero weights)."""
-        reach = np.eye(self.in_features, dtype=bool)
-        for weight_t in self.weights_t:
-            reach = (reach.astype(np.int64) @ (weight_t != 0).astype(np.int64)) > 0
-        return np.asarray(reach.T)
+        reach = np.eye(self.in_features, dtype=np.int64)
+        for layer in self.layers:
+            reach = ((reach @ (layer[:-1] != 0).astype(np.int64)) > 0).astype(np.int64)
+        return np.asarray(reach.T > 0)
+
+
+def _with_ones_column(rows: int, width: int, dtype: np.dtype[Any]) -> Array:
+    h = np.empty((rows, width + 1), dtype=dtype)
+    h[:, width] = 1
+    return h
 
 
 def _activate(h: Array, activation: str) -> None:
-    """Apply the activation in place (saves one (n, hidden) allocation per layer)."""
+    """Apply the activation in place; relu and elu keep the ones column at 1, tanh skips it."""
     if activation == "relu":
         np.maximum(h, 0, out=h)
     elif activation == "tanh":
-        np.tanh(h, out=h)
+        np.tanh(h[:, :-1], out=h[:, :-1])
     else:  # elu
         negative = h < 0
         h[negative] = np.expm1(h[negative])
@@ -72,8 +95,7 @@ def read_mlp(spec: SpecReader, in_features: int, out_features: int) -> MLP:
     if not isinstance(biases, list) or len(biases) != len(weights):
         raise spec.error(f"'biases' must be a list of {len(weights)} vectors, one per weight")
     activation = spec.string("activation", ACTIVATIONS, default="relu")
-    weights_t: list[Array] = []
-    bias_arrays: list[Array] = []
+    layers: list[Array] = []
     width = in_features
     for k, (weight, bias) in enumerate(zip(weights, biases, strict=True)):
         w = _matrix(spec, f"weights[{k}]", weight)
@@ -85,10 +107,9 @@ def read_mlp(spec: SpecReader, in_features: int, out_features: int) -> MLP:
         bias_array = _matrix(spec, f"biases[{k}]", bias, ndim=1)
         if bias_array.shape != (out,):
             raise spec.error(f"'biases[{k}]' must have shape ({out},), got {bias_array.shape}")
-        weights_t.append(np.ascontiguousarray(w.T))
-        bias_arrays.append(bias_array)
+        layers.append(np.ascontiguousarray(np.vstack([w.T, bias_array[None, :]])))
         width = out
-    return MLP(weights_t=tuple(weights_t), biases=tuple(bias_arrays), activation=activation)
+    return MLP(layers=tuple(layers), activation=activation)
 
 
 def _matrix(spec: SpecReader, name: str, value: Any, ndim: int = 2) -> Array:

@@ -43,6 +43,9 @@ class _Coupling(Transform):
         raw = self.net(x_a)
         return raw.reshape(x_a.shape[0], self.transformed.size, self.univariate.params_per_feature)
 
+    def scratch_width(self) -> int:
+        return self.net.widest
+
     def inverse(self, x: Array) -> tuple[Array, Array]:
         raw = self._raw(x[:, self.conditioning])
         z_b, log_slope = self.univariate.density(x[:, self.transformed], raw)

@@ -44,51 +44,56 @@ class Planar(Transform):
             )
         return cls(u=u, w=w, b=np.float64(b), wu=np.float64(wu))
 
+    def _logdet(self, h: Array) -> Array:
+        # 1 + wu (1 − h²) = (1 + wu) − wu h², which is ≥ 0 because wu ≥ −1
+        result: Array = np.log((1 + self.wu) - self.wu * (h * h))
+        return result
+
     def forward(self, z: Array) -> tuple[Array, Array]:
         h = np.tanh(z @ self.w + self.b)
-        x = z + h[:, None] * self.u
-        return x, np.log(np.abs(1 + self.wu * (1 - h * h)))
+        x = h[:, None] * self.u
+        x += z
+        return x, self._logdet(h)
 
     def inverse(self, x: Array) -> tuple[Array, Array]:
-        a = solve_planar_preimage(x @ self.w + self.b, self.wu)
-        h = np.tanh(a)
+        h = np.tanh(solve_planar_preimage(x @ self.w + self.b, self.wu))
         z = x - h[:, None] * self.u
-        return z, -np.log(np.abs(1 + self.wu * (1 - h * h)))
+        return z, -self._logdet(h)
 
 
 def solve_planar_preimage(c: Array, wu: np.floating[Any]) -> Array:
     """Solve a + wu·tanh(a) = c for a, elementwise, with wu ≥ −1.
 
-    g(a) = a + wu tanh(a) − c is non-decreasing, and |tanh| < 1 puts the root in
-    [c − |wu|, c + |wu|]. Newton steps are taken while they stay inside the shrinking bracket
-    and at least halve the step before last; otherwise the bracket is bisected (the guard of
-    "rtsafe", Press et al., Numerical Recipes sec. 9.4). So it converges even at wu = −1,
-    where g'(0) = 0 and plain Newton crawls or divides by zero.
+    g(a) = a + wu tanh(a) − c is increasing, and |tanh| < 1 puts the root in the bracket
+    [c − |wu|, c + |wu|]. Each point takes Newton steps while they land inside its shrinking
+    bracket and bisects otherwise (a safeguarded Newton method, as "rtsafe" in Numerical
+    Recipes sec. 9.4), so it converges even at wu = −1, where g′(0) = 0. A point stops when
+    its residual is at rounding level, 4ε(|a| + |wu| + |c|), or its bracket has collapsed;
+    finished points are dropped from the working arrays once they are half of them.
     """
     eps = np.finfo(c.dtype).eps
     spread = np.abs(wu)
+    result: Array = np.clip(c - wu * np.tanh(c), c - spread, c + spread)
+    active = np.arange(c.size)
+    a, target = result, c
     lo, hi = c - spread, c + spread
-    a = np.clip(c - wu * np.tanh(c), lo, hi)
-    a_typed: Array
-    step = np.full_like(c, np.inf)
-    older_step = np.full_like(c, np.inf)
     for _ in range(MAX_ROOT_ITERATIONS):
         t = np.tanh(a)
-        g = a + wu * t - c
+        g = a + wu * t - target
+        scale = np.abs(a) + spread + np.abs(target)
         lo = np.where(g < 0, a, lo)
         hi = np.where(g > 0, a, hi)
-        newton_step = g / (1 + wu * (1 - t * t))
-        newton = a - newton_step
-        usable = (newton > lo) & (newton < hi) & (np.abs(newton_step) <= 0.5 * np.abs(older_step))
-        new_a = np.where(usable, newton, 0.5 * (lo + hi))
-        new_a = np.where(g == 0, a, new_a)
-        older_step, step = step, new_a - a
-        a = new_a
-        tolerance = 2 * eps * (1 + np.abs(a))
-        if np.all((np.abs(step) <= tolerance) | (hi - lo <= tolerance)):
+        newton = a - g / (1 + wu * (1 - t * t))
+        inside = (newton > lo) & (newton < hi)
+        done = (np.abs(g) <= 4 * eps * scale) | (hi - lo <= 4 * eps * scale)
+        a = np.where(done, a, np.where(inside, newton, 0.5 * (lo + hi)))
+        result[active] = a
+        if done.all():
             break
-    a_typed = a
-    return a_typed
+        if np.count_nonzero(done) * 2 >= done.size:  # compact the working arrays
+            keep = ~done
+            active, a, target, lo, hi = active[keep], a[keep], target[keep], lo[keep], hi[keep]
+    return result
 
 
 def planar_u_hat(u: Array, w: Array) -> Array:

@@ -44,19 +44,26 @@ class Radial(Transform):
             )
         return cls(z0=z0, alpha=np.float64(alpha), beta=np.float64(beta))
 
-    def _logdet(self, r: Array, dim: int) -> Array:
+    def _logdet(self, r: Array, dim: int) -> tuple[Array, Array]:
+        """βh and log|det| at radius r."""
         h = 1 / (self.alpha + r)
-        return (dim - 1) * np.log1p(self.beta * h) + np.log1p(self.alpha * self.beta * h * h)
+        beta_h = self.beta * h
+        radial_stretch = 1 + beta_h  # > 0 since β ≥ −α
+        normal_stretch = 1 + self.alpha * h * beta_h
+        if dim == 2:  # one logarithm instead of two
+            return beta_h, np.log(radial_stretch * normal_stretch)
+        return beta_h, (dim - 1) * np.log(radial_stretch) + np.log(normal_stretch)
 
     def forward(self, z: Array) -> tuple[Array, Array]:
         dz = z - self.z0
-        r = np.sqrt(np.einsum("ij,ij->i", dz, dz))
-        x = z + (self.beta / (self.alpha + r))[:, None] * dz
-        return x, self._logdet(r, z.shape[1])
+        beta_h, logdet = self._logdet(_row_norms(dz), z.shape[1])
+        x = dz * beta_h[:, None]
+        x += z
+        return x, logdet
 
     def inverse(self, x: Array) -> tuple[Array, Array]:
         dx = x - self.z0
-        r_image = np.sqrt(np.einsum("ij,ij->i", dx, dx))
+        r_image = _row_norms(dx)
         p = self.alpha + self.beta - r_image
         root = np.sqrt(p * p + 4 * self.alpha * r_image)
         # The two algebraically equal forms avoid cancellation for either sign of p.
@@ -64,7 +71,15 @@ class Radial(Transform):
         r = np.where(r_image > 0, r, 0.0)  # x = z0 comes only from z = z0, even when p = 0
         ratio = np.where(r_image > 0, (self.alpha + r) / (self.alpha + self.beta + r), 1.0)
         z = self.z0 + ratio[:, None] * dx
-        return z, -self._logdet(r, x.shape[1])
+        return z, -self._logdet(r, x.shape[1])[1]
+
+
+def _row_norms(points: Array) -> Array:
+    """‖row‖ for each row; a matrix-vector product sums the squares faster than a reduction
+    along a short axis."""
+    ones = np.ones(points.shape[1], dtype=points.dtype)
+    result: Array = np.sqrt(np.square(points) @ ones)
+    return result
 
 
 def radial_beta(beta: float, alpha: float) -> float:

@@ -51,27 +51,53 @@ def _bin(knot_positions: Array, values: Array) -> tuple[IntArray, BoolArray]:
 def rq_spline(x: Array, knots: Knots) -> tuple[Array, Array]:
     """y = g(x) and log g′(x), elementwise (identity and log-slope 0 outside the bound)."""
     k, inside = _bin(knots.x, x)
-    x0, x1 = _gather(knots.x, k), _gather(knots.x, k + 1)
-    y0, y1 = _gather(knots.y, k), _gather(knots.y, k + 1)
+    x0, y0 = _gather(knots.x, k), _gather(knots.y, k)
+    width, height = _gather(knots.x, k + 1) - x0, _gather(knots.y, k + 1) - y0
     d0, d1 = _gather(knots.derivative, k), _gather(knots.derivative, k + 1)
-    width, height = x1 - x0, y1 - y0
-    s = height / width
-    xi = np.where(inside, (x - x0) / width, 0.0)
-    xi_1 = xi * (1 - xi)
-    denominator = s + (d0 + d1 - 2 * s) * xi_1
-    y = y0 + height * (s * xi * xi + d0 * xi_1) / denominator
-    numerator = s * s * (d1 * xi * xi + 2 * s * xi_1 + d0 * (1 - xi) * (1 - xi))
-    log_slope = np.log(numerator) - 2 * np.log(denominator)
-    return np.where(inside, y, x), np.where(inside, log_slope, 0.0)
+    return _bin_forward(x, inside, x0, y0, width, height, d0, d1)
 
 
 def rq_spline_inverse(y: Array, knots: Knots) -> tuple[Array, Array]:
     """x = g⁻¹(y) and log g′(x) (the forward log-slope at the preimage)."""
     k, inside = _bin(knots.y, y)
-    x0, x1 = _gather(knots.x, k), _gather(knots.x, k + 1)
-    y0, y1 = _gather(knots.y, k), _gather(knots.y, k + 1)
+    x0, y0 = _gather(knots.x, k), _gather(knots.y, k)
+    width, height = _gather(knots.x, k + 1) - x0, _gather(knots.y, k + 1) - y0
     d0, d1 = _gather(knots.derivative, k), _gather(knots.derivative, k + 1)
-    width, height = x1 - x0, y1 - y0
+    return _bin_inverse(y, inside, x0, y0, width, height, d0, d1)
+
+
+def _bin_forward(
+    x: Array,
+    inside: BoolArray,
+    x0: Array,
+    y0: Array,
+    width: Array,
+    height: Array,
+    d0: Array,
+    d1: Array,
+) -> tuple[Array, Array]:
+    """Durkan et al. eq. 4 in the bin whose lower knot is (x0, y0); identity outside."""
+    s = height / width
+    xi = np.where(inside, (x - x0) / width, 0.0)
+    xi_1 = xi * (1 - xi)
+    denominator = s + (d0 + d1 - 2 * s) * xi_1
+    y = y0 + height * (s * xi * xi + d0 * xi_1) / denominator
+    return np.where(inside, y, x), np.where(
+        inside, _log_slope(xi, xi_1, s, d0, d1, denominator), 0.0
+    )
+
+
+def _bin_inverse(
+    y: Array,
+    inside: BoolArray,
+    x0: Array,
+    y0: Array,
+    width: Array,
+    height: Array,
+    d0: Array,
+    d1: Array,
+) -> tuple[Array, Array]:
+    """The root ξ ∈ [0, 1] of Durkan et al. eqs. 6–8 in the bin; identity outside."""
     s = height / width
     dy = np.where(inside, y - y0, 0.0)
     curvature = d0 + d1 - 2 * s
@@ -81,9 +107,73 @@ def rq_spline_inverse(y: Array, knots: Knots) -> tuple[Array, Array]:
     xi = 2 * c / (-b - np.sqrt(np.maximum(b * b - 4 * a * c, 0.0)))
     xi_1 = xi * (1 - xi)
     denominator = s + curvature * xi_1
-    numerator = s * s * (d1 * xi * xi + 2 * s * xi_1 + d0 * (1 - xi) * (1 - xi))
-    log_slope = np.log(numerator) - 2 * np.log(denominator)
+    log_slope = _log_slope(xi, xi_1, s, d0, d1, denominator)
     return np.where(inside, x0 + xi * width, y), np.where(inside, log_slope, 0.0)
+
+
+def _log_slope(xi: Array, xi_1: Array, s: Array, d0: Array, d1: Array, denominator: Array) -> Array:
+    """log g′ = log(s² [δ₁ξ² + 2sξ(1 − ξ) + δ₀(1 − ξ)²]) − 2 log(denominator)."""
+    one_minus = 1 - xi
+    numerator = s * s * (d1 * xi * xi + 2 * s * xi_1 + d0 * one_minus * one_minus)
+    result: Array = np.log(numerator) - 2 * np.log(denominator)
+    return result
+
+
+def rq_spline_from_raw(
+    values: Array, raw: Array, bins: int, bound: float, min_slope: float, inverse: bool
+) -> tuple[Array, Array]:
+    """g(values), or g⁻¹(values) with ``inverse``, and log g′ at the preimage, for per-point
+    raw parameters ``raw`` (n, m, 3K − 1) and values (n, m).
+
+    The same map as :func:`knots_from_raw` then :func:`rq_spline`, computed without full knot
+    tables: soft-bounded raw widths and heights lie in (−c/2, c/2), so their exponentials
+    cannot overflow and the softmax needs no max-shift; the bin search compares against
+    unnormalised cumulative sums; only the two derivatives of each point's bin are
+    exponentiated.
+    """
+    n, m, per_feature = raw.shape
+    c = -math.log(min_slope)
+    flat = raw.reshape(n * m, per_feature)
+    cum_w = _cumsum_from_zero(np.exp(_soft_bound(flat[:, :bins], c / 2)))
+    cum_h = _cumsum_from_zero(np.exp(_soft_bound(flat[:, bins : 2 * bins], c / 2)))
+    total_w, total_h = cum_w[:, bins], cum_h[:, bins]
+    v = values.reshape(n * m)
+    search, total = (cum_h, total_h) if inverse else (cum_w, total_w)
+    scaled = (v + bound) * (total / (2 * bound))
+    k = np.count_nonzero(search[:, 1:bins] <= scaled[:, None], axis=1)
+    inside = (v > -bound) & (v < bound)
+    lower = np.arange(n * m) * (bins + 1) + k
+    w_lo, w_hi = cum_w.ravel()[lower], cum_w.ravel()[lower + 1]
+    h_lo, h_hi = cum_h.ravel()[lower], cum_h.ravel()[lower + 1]
+    scale_w, scale_h = (2 * bound) / total_w, (2 * bound) / total_h
+    x0, width = w_lo * scale_w - bound, (w_hi - w_lo) * scale_w
+    y0, height = h_lo * scale_h - bound, (h_hi - h_lo) * scale_h
+    d0, d1 = _knot_derivatives(flat, k, bins, c)
+    step = _bin_inverse if inverse else _bin_forward
+    result, log_slope = step(v, inside, x0, y0, width, height, d0, d1)
+    return result.reshape(n, m), log_slope.reshape(n, m)
+
+
+def _soft_bound(v: Array, bound: float) -> Array:
+    """v / (1 + |v|/bound), in (−bound, bound)."""
+    result: Array = v / (1 + np.abs(v) * (1 / bound))
+    return result
+
+
+def _cumsum_from_zero(values: Array) -> Array:
+    out = np.empty((values.shape[0], values.shape[1] + 1), dtype=values.dtype)
+    out[:, 0] = 0
+    np.cumsum(values, axis=1, out=out[:, 1:])
+    return out
+
+
+def _knot_derivatives(flat: Array, k: IntArray, bins: int, c: float) -> tuple[Array, Array]:
+    """δ at knots k and k + 1 from the raw interior derivatives (δ₀ = δ_K = 1)."""
+    rows = np.arange(flat.shape[0])
+    first = 2 * bins  # column of the raw derivative of knot 1
+    d0 = np.where(k > 0, flat[rows, first + np.maximum(k - 1, 0)], 0.0)
+    d1 = np.where(k < bins - 1, flat[rows, first + np.minimum(k, bins - 2)], 0.0)
+    return np.exp(_soft_bound(d0, c)), np.exp(_soft_bound(d1, c))
 
 
 def knots_from_widths(widths: Array, heights: Array, derivatives: Array, bound: float) -> Knots:

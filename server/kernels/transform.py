@@ -43,6 +43,10 @@ class Transform:
     def inverse(self, x: Array) -> tuple[Array, Array]:
         raise NotImplementedError
 
+    def scratch_width(self) -> int:
+        """The widest per-row intermediate the layer allocates (e.g. a hidden layer), or 0."""
+        return 0
+
     def astype(self, dtype: np.dtype[Any]) -> Self:
         """This transform with every float array parameter cast to ``dtype``."""
         changes: dict[str, Any] = {}

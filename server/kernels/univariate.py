@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from server.kernels.spec_reader import SpecReader
-from server.kernels.spline import knots_from_raw, rq_spline, rq_spline_inverse
+from server.kernels.spline import rq_spline_from_raw
 from server.kernels.transform import Array
 
 
@@ -62,12 +62,14 @@ class MonotonicRQS:
         return 3 * self.bins - 1
 
     def density(self, x: Array, raw: Array) -> tuple[Array, Array]:
-        knots = knots_from_raw(raw, self.bins, float(self.bound), float(self.min_slope))
-        return rq_spline(x, knots)
+        return rq_spline_from_raw(
+            x, raw, self.bins, float(self.bound), float(self.min_slope), inverse=False
+        )
 
     def generate(self, z: Array, raw: Array) -> tuple[Array, Array]:
-        knots = knots_from_raw(raw, self.bins, float(self.bound), float(self.min_slope))
-        return rq_spline_inverse(z, knots)
+        return rq_spline_from_raw(
+            z, raw, self.bins, float(self.bound), float(self.min_slope), inverse=True
+        )
 
 
 Univariate = MonotonicAffine | MonotonicRQS

@@ -157,3 +157,12 @@ def test_empty_batches_give_empty_results(name: str) -> None:
     x, logdet = flow.forward(np.zeros((0, 2)))
     assert x.shape == (0, 2) and logdet.shape == (0,)
     assert flow.log_prob(np.zeros((0, 2))).shape == (0,)
+
+
+@pytest.mark.parametrize("name", ["maf", "rq_spline_coupling", "planar"])
+def test_large_batches_are_processed_in_blocks_with_the_same_results(name: str) -> None:
+    flow = build(spec_for(name, dim=3))
+    x = flow.sample(40_000, seed=3)  # more rows than one block holds
+    log_p = flow.log_prob(x)
+    for rows in (slice(0, 7), slice(20_000, 20_007), slice(-7, None)):
+        np.testing.assert_allclose(log_p[rows], flow.log_prob(x[rows]), rtol=1e-12, atol=1e-12)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -97,7 +99,8 @@ def test_grid_log_prob_is_indexed_y_then_x() -> None:
     )
     xs, ys, log_p = grid_log_prob(flow, [[-2, 2], [-1, 1]], (5, 3))
     assert xs.shape == (5,) and ys.shape == (3,) and log_p.shape == (3, 5)
-    assert np.unravel_index(np.argmax(log_p), log_p.shape) == (1, 3)  # y = 0, x = 1
+    peak = tuple(int(i) for i in np.unravel_index(np.argmax(log_p), log_p.shape))
+    assert peak == (1, 3)  # y = 0, x = 1
 
 
 def test_u1_log_normaliser_on_the_box_is_1_8775() -> None:
@@ -125,3 +128,46 @@ def test_energies_match_table_1_at_hand_computed_points() -> None:
     w3 = 3 / (1 + np.exp(1 / 0.3))
     expected_u4 = -np.log(1 + np.exp(-0.5 * (w3 / 0.35) ** 2))
     assert ENERGIES["U4"](origin)[0] == pytest.approx(expected_u4)
+
+
+@pytest.mark.parametrize(
+    ("activation", "function"),
+    [
+        ("relu", lambda h: np.maximum(h, 0)),
+        ("tanh", np.tanh),
+        ("elu", lambda h: np.where(h > 0, h, np.expm1(h))),
+    ],
+)
+def test_conditioner_nets_compute_the_stated_mlp(activation: str, function: Any) -> None:
+    rng = np.random.default_rng(4)
+    weights = [
+        rng.standard_normal((5, 1)),
+        rng.standard_normal((5, 5)),
+        rng.standard_normal((2, 5)),
+    ]
+    biases = [rng.standard_normal(5), rng.standard_normal(5), rng.standard_normal(2)]
+    spec = {
+        "type": "chain",
+        "dim": 2,
+        "layers": [
+            {
+                "type": "affine_coupling",
+                "mask": [True, False],
+                "net": {
+                    "weights": [w.tolist() for w in weights],
+                    "biases": [b.tolist() for b in biases],
+                    "activation": activation,
+                },
+            }
+        ],
+    }
+    x = rng.standard_normal((6, 2))
+    h = x[:, :1]
+    for k, (w, b) in enumerate(zip(weights, biases, strict=True)):
+        h = h @ w.T + b
+        if k < 2:
+            h = function(h)
+    z_expected = x[:, 1] * np.exp(h[:, 1]) + h[:, 0]
+    z, logdet = build(spec).inverse(x)
+    np.testing.assert_allclose(z[:, 1], z_expected, rtol=1e-12)
+    np.testing.assert_allclose(logdet, h[:, 1], rtol=1e-12)
