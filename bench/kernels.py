@@ -55,9 +55,8 @@ def _net(layers: torch.nn.Sequential) -> dict[str, Any]:
     """A zuko MLP / MaskedMLP as our ``net`` spec (masked weights multiplied out)."""
     weights, biases = [], []
     for module in layers:
-        if hasattr(module, "weight"):
-            weight = module.weight
-            mask = getattr(module, "mask", None)
+        if isinstance(module, torch.nn.Linear | zuko.nn.Linear):  # MaskedLinear is a Linear
+            weight, mask = module.weight, getattr(module, "mask", None)
             weights.append(_array(weight if mask is None else weight * mask))
             biases.append(_array(module.bias))
         elif not isinstance(module, torch.nn.ReLU):
@@ -65,8 +64,9 @@ def _net(layers: torch.nn.Sequential) -> dict[str, Any]:
     return {"weights": weights, "biases": biases, "activation": "relu"}
 
 
-def _zuko_base() -> UnconditionalDistribution:
-    return lambda dim: UnconditionalDistribution(  # type: ignore[return-value]
+def zuko_base(dim: int) -> UnconditionalDistribution:
+    """A fixed standard normal, as our ``{"type": "normal"}`` base."""
+    return UnconditionalDistribution(
         zuko.distributions.DiagNormal, torch.zeros(dim), torch.ones(dim), buffer=True
     )
 
@@ -103,7 +103,7 @@ def zuko_coupling(dim: int, layers: int, spline: bool) -> tuple[ZukoFlow, dict[s
             }
         transforms.append(t)
         specs.append(spec)
-    flow = ZukoFlow(transforms, _zuko_base()(dim))
+    flow = ZukoFlow(transforms, zuko_base(dim))
     return flow, {"type": "chain", "dim": dim, "layers": specs[::-1]}
 
 

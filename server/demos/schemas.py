@@ -15,7 +15,7 @@ MaybeFloat = float | None
 class DemoRequest(BaseModel):
     """A flow spec and what to evaluate on the plane."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     spec: dict[str, Any] = Field(description="A 2-D chain spec, as server.kernels.build takes.")
     bounds: Box = Field(((-4.0, 4.0), (-4.0, 4.0)), description="[[xmin, xmax], [ymin, ymax]]")

@@ -78,3 +78,11 @@ def test_the_route_is_a_plain_def() -> None:
     from server.demos import routes
 
     assert not inspect.iscoroutinefunction(routes.evaluate)
+
+
+def test_non_finite_bounds_answer_422(client: TestClient) -> None:
+    body = '{"spec": {"type": "chain", "dim": 2, "layers": []}, "bounds": [[-Infinity, 1], [0, 1]]}'
+    response = client.post(
+        "/api/demos/evaluate", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
