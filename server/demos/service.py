@@ -35,8 +35,9 @@ def evaluate_demo(request: DemoRequest) -> DemoState:
 
     xs, ys, points = grid_points(request.bounds, request.grid_shape())
     z, log_volume = flow.inverse(points)
-    base_log_density = flow.base.log_prob(z)
-    log_density = base_log_density + log_volume  # NaN (outside the support) becomes null
+    with np.errstate(all="ignore"):  # NaN outside the support, inf at zero volume: both null
+        base_log_density = flow.base.log_prob(z)
+        log_density = base_log_density + log_volume
     shape = (ys.size, xs.size)
 
     latent, sample_points, sample_log_det, sample_log_density = _samples(flow, request)
@@ -61,7 +62,8 @@ def _samples(flow: Flow, request: DemoRequest) -> tuple[Array, Array, Array, Arr
     rng = np.random.default_rng(request.seed)
     latent = flow.base.sample(request.samples, rng, flow.dtype or np.dtype(np.float64))
     points, log_det = flow.forward(latent)
-    log_density = flow.base.log_prob(latent) - log_det
+    with np.errstate(all="ignore"):
+        log_density = flow.base.log_prob(latent) - log_det
     return latent, points, log_det, log_density
 
 
