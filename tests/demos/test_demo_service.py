@@ -147,3 +147,15 @@ def test_an_invalid_spec_is_refused_with_the_kernel_message() -> None:
 def test_more_layers_than_the_spec_has_is_refused() -> None:
     with pytest.raises(InvalidInput, match=r"^layers = 4 but the spec has 3 layers$"):
         evaluate_demo(_request(layers=4))
+
+
+def test_zero_volume_points_are_null_not_errors() -> None:
+    # Planar with wᵀu = −1 squashes the line wᵀz + b = 0 (through (−0.5, 0)) to zero volume.
+    spec = {
+        "type": "chain",
+        "dim": 2,
+        "layers": [{"type": "planar", "u": [-0.2, -0.4], "w": [1.0, 2.0], "b": 0.5}],
+    }
+    state = evaluate_demo(_request(spec=spec, bounds=[[-0.5, 0.5], [0, 1]], resolution=3))
+    assert state.log_volume[0][0] is None and state.log_density[0][0] is None
+    assert isinstance(state.log_density[1][1], float)
