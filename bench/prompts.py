@@ -47,24 +47,14 @@ from server.tutor.service import learner_for, prompt_for_key  # noqa: E402
 SERVER = """
 import sys
 import uvicorn
-from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
-from server.app import create_app, install_error_handlers, prepare_store
+from server.app import create_app
 from server.config import Settings
 from server.db import unit_of_work
-from server.tutor.routes import router
 from server.tutor.service import prompt_for_key
 
-settings = Settings(database_url=sys.argv[1], ingest_on_start=False)
+settings = Settings(database_url=sys.argv[1], ingest_on_start=False, check_witnesses_on_start=False)
 app = create_app(settings)
-if not any(getattr(r, "path", "") == "/api/objects/{key:path}/prompt" for r in app.routes):
-    # Not registered in create_app yet: serve the prompt routes on their own.
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(router)
-    app.state.settings = settings
-    app.state.engine = prepare_store(settings)
-    print("(serving the prompt router alone: not registered in create_app yet)", file=sys.stderr)
 body = {}
 
 

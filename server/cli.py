@@ -7,10 +7,11 @@ exit non-zero.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import click
 
@@ -46,7 +47,27 @@ def fail(message: str, details: list[str] | None = None) -> None:
 
 
 class ReadingRoomGroup(click.Group):
-    """Turns the service's own errors into ``error: ...`` and a non-zero exit."""
+    """Turns the service's own errors into ``error: ...`` and a non-zero exit.
+
+    Commands that live in their domain (``prompt``, ``witness``) are imported only when used,
+    so every command starts quickly.
+    """
+
+    lazy_commands: ClassVar[dict[str, str]] = {
+        "prompt": "server.tutor.cli:prompt_command",
+        "witness": "server.witnesses.cli:witness_group",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = self.lazy_commands.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module_name, _, attribute = target.partition(":")
+        command: click.Command = getattr(importlib.import_module(module_name), attribute)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -98,7 +119,7 @@ def ingest(path: Path | None, force: bool, database: str | None) -> None:
     settings = settings_for(database)
     engine = make_engine(settings.database_url)
     try:
-        migrations.upgrade(engine)
+        migrations.ensure_current(engine)
         with unit_of_work(engine) as session:
             report = run_ingest(session, path or settings.content_dir, force=force)
         click.echo(report.summary())
@@ -126,7 +147,7 @@ def check(keys: tuple[str, ...], jobs: int | None, force: bool, database: str | 
     from server.witnesses.sandbox import probe_confinement, unconfined_allowed
 
     engine = make_engine(settings_for(database).database_url)
-    migrations.upgrade(engine)
+    migrations.ensure_current(engine)
     with unit_of_work(engine, write=False) as session:
         witnesses = service.select_witnesses(session, list(keys))
         todo, outcomes = service.plan_checks(session, witnesses, force=force)
@@ -170,7 +191,7 @@ def upgrade(database: str | None) -> None:
     from server import migrations
 
     engine = make_engine(settings_for(database).database_url)
-    migrations.upgrade(engine)
+    migrations.ensure_current(engine)
     click.echo(f"at revision {migrations.current_revision(engine)}")
     engine.dispose()
 
@@ -198,16 +219,6 @@ def current(database: str | None) -> None:
     click.echo(migrations.current_revision(engine) or "base (empty database)")
     engine.dispose()
 
-
-def _register_subcommands() -> None:
-    from server.tutor.cli import prompt_command
-    from server.witnesses.cli import witness_group
-
-    main.add_command(prompt_command)
-    main.add_command(witness_group)
-
-
-_register_subcommands()
 
 if __name__ == "__main__":
     main()

@@ -1,19 +1,30 @@
-"""Run Alembic from code: ``readingroom db`` and ``serve`` call these."""
+"""Run Alembic from code: ``readingroom db`` and ``serve`` call these.
+
+``ensure_current`` reads the database's revision with one query and loads Alembic only when
+the schema is behind, so commands on a current database start quickly.
+"""
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
-from alembic import command
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
+_REVISION = re.compile(r"^revision: str = ['\"](\w+)['\"]", re.MULTILINE)
+_DOWN = re.compile(r"^down_revision: str \| None = ['\"]?(\w+)['\"]?", re.MULTILINE)
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(ALEMBIC_DIR))
     config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
@@ -21,6 +32,8 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def _run(engine: Engine, action: str, revision: str) -> None:
+    from alembic import command
+
     config = alembic_config(engine)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -37,4 +50,29 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        value = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        return str(value) if value is not None else None
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str:
+    """The newest revision in alembic/versions: the one no other revision builds on."""
+    revisions, parents = set(), set()
+    for path in ALEMBIC_DIR.glob("versions/*.py"):
+        source = path.read_text(encoding="utf-8")
+        if found := _REVISION.search(source):
+            revisions.add(found.group(1))
+        if down := _DOWN.search(source):
+            parents.add(down.group(1))
+    heads = revisions - parents
+    if len(heads) != 1:
+        raise RuntimeError(f"alembic/versions must have exactly one head, found {sorted(heads)}")
+    return heads.pop()
+
+
+def ensure_current(engine: Engine) -> None:
+    """Upgrade to head unless the database is already there."""
+    if current_revision(engine) != head_revision():
+        upgrade(engine)

@@ -36,3 +36,18 @@ def test_constraints_are_named(engine: Engine) -> None:
         assert inspector.get_pk_constraint(table)["name"] in (f"pk_{table}", None)
         for unique in inspector.get_unique_constraints(table):
             assert unique["name"] and unique["name"].startswith("uq_"), (table, unique)
+
+
+def test_head_revision_is_what_alembic_calls_head(engine: Engine) -> None:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrations.alembic_config(engine))
+    assert migrations.head_revision() == script.get_current_head()
+
+
+def test_ensure_current_migrates_an_empty_database_and_then_does_nothing(engine: Engine) -> None:
+    migrations.downgrade(engine, "base")
+    migrations.ensure_current(engine)
+    assert migrations.current_revision(engine) == migrations.head_revision()
+    migrations.ensure_current(engine)  # already current: no Alembic run
+    assert migrations.current_revision(engine) == migrations.head_revision()

@@ -30,14 +30,23 @@ def page_bytes(request: Request, context: str, slug: str) -> bytes:
     return json.dumps(page, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+PATH_PARAMETERS = [
+    {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+    for name in ("context", "slug")
+]
+
+
 @router.get(
     "/concepts/{context}/{slug}",
     summary="The whole concept page as JSON",
     response_class=Response,
     responses={200: {"content": {"application/json": {}}}},
+    openapi_extra={"parameters": PATH_PARAMETERS},
 )
-async def get_concept(context: str, slug: str, request: Request) -> Response:
-    # Assembled once per store revision; no database call on the event loop.
+async def get_concept(request: Request) -> Response:
+    # The hottest route: path parameters are read directly (they are plain strings), and the
+    # page is assembled once per store revision, with no database call on the event loop.
+    context, slug = request.path_params["context"], request.path_params["slug"]
     cache: PageCache = request.app.state.pages
     if not cache.revision_is_fresh():
         await run_in_threadpool(cache.refresh_revision)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import platform
@@ -32,29 +33,20 @@ def _digest_files(paths: list[Path]) -> str:
 
 
 def _numpy_version() -> str:
-    spec = importlib.util.find_spec("numpy")
-    if spec is None:
+    """numpy's installed version, read from its metadata (no import: start-up stays fast)."""
+    try:
+        return importlib.metadata.version("numpy")
+    except importlib.metadata.PackageNotFoundError:
         return "absent"
-    import numpy
-
-    return str(numpy.__version__)
 
 
 def _kernels_version() -> str:
-    """The kernels' declared version (if any) plus a digest of their source files."""
+    """A digest of the kernels' source files: any change to them changes the key."""
     spec = importlib.util.find_spec("server.kernels")
     if spec is None or not spec.submodule_search_locations:
         return "absent"
     root = Path(next(iter(spec.submodule_search_locations)))
-    digest = _digest_files(list(root.rglob("*.py")))
-    version = "unversioned"
-    try:
-        import server.kernels as kernels
-
-        version = str(getattr(kernels, "__version__", version))
-    except Exception:  # a half-written kernels package must not take the service down
-        version = "unimportable"
-    return f"{version}+{digest}"
+    return "source+" + _digest_files(list(root.rglob("*.py")))
 
 
 @functools.lru_cache(maxsize=1)

@@ -19,7 +19,6 @@ from server.witnesses.cache import current_cache_key
 from server.witnesses.environment import run_environment
 from server.witnesses.records import latest_runs, witness_states
 from server.witnesses.result import RunResult
-from server.witnesses.sandbox import run_many
 
 HISTORY_LIMIT = 50
 
@@ -83,6 +82,8 @@ def run_jobs(
     on_done: Callable[[CheckJob, RunResult], None] | None = None,
 ) -> list[tuple[CheckJob, RunResult]]:
     """Run jobs in the sandbox in parallel (no database work here: it may take a while)."""
+    from server.witnesses.sandbox import run_many  # only a run needs the sandbox machinery
+
     done: list[tuple[CheckJob, RunResult]] = []
     for job, result in zip(
         jobs,
