@@ -43,7 +43,7 @@ def prepare_store(settings: Settings) -> Any:
     from server.ingest.service import ingest
 
     engine = make_engine(settings.database_url)
-    migrations.upgrade(engine)
+    migrations.ensure_current(engine)
     if settings.ingest_on_start and settings.content_dir.is_dir():
         with unit_of_work(engine) as session:
             report = ingest(session, settings.content_dir)

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from server.ingest.parse import ParsedConcept, parse_concept_file
@@ -25,6 +26,7 @@ from server.models import IngestedFile, ObjectKey, utcnow
 from server.store import bump_revision
 
 META_RECORD = "<meta>"
+INGEST_LOCK = 0x5245_4144  # "READ": the advisory lock key that serialises ingests
 
 
 @dataclass
@@ -51,6 +53,7 @@ def ingest(session: Session, root: Path, *, force: bool = False) -> IngestReport
     Unchanged files (same content hash as last time) are not parsed again: their recorded
     manifests take part in the cross-file checks. Nothing is committed here.
     """
+    serialise_writers(session)
     problems = Problems()
     if not root.is_dir():
         problems.add(str(root), 1, "content directory does not exist")
@@ -119,6 +122,16 @@ def ingest(session: Session, root: Path, *, force: bool = False) -> IngestReport
     bump_revision(session)
     session.flush()
     return report
+
+
+def serialise_writers(session: Session) -> None:
+    """One ingest at a time: concurrent ingests queue instead of colliding on keys.
+
+    SQLite write transactions already begin IMMEDIATE (one writer); PostgreSQL takes a
+    transaction-scoped advisory lock before anything is read.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": INGEST_LOCK})
 
 
 def placeholder_manifest(key: str) -> dict[str, object]:

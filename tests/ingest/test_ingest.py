@@ -238,3 +238,20 @@ def test_a_deleted_file_tombstones_its_keys(engine: Engine, content_copy: Path) 
     assert report.removed == ["demo-context/beta.md"]
     assert "concept:demo-context/beta" in report.tombstoned
     assert count(engine, Concept) == 1
+
+
+def test_concurrent_ingests_queue_and_agree(engine: Engine, content_copy: Path) -> None:
+    """Two writers at once: one waits for the other; the store ends whole, written once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one() -> bool:
+        with unit_of_work(engine) as session:
+            return ingest(session, content_copy).changed
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        changed = sorted(pool.map(lambda _: one(), range(2)))
+    assert changed == [False, True]
+    assert count(engine, Concept) == 2
+    with unit_of_work(engine, write=False) as session:
+        revision = session.get(StoreRevision, 1)
+        assert revision is not None and revision.revision == 1
