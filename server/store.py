@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
 
 from server.models import StoreRevision, utcnow
 
@@ -11,15 +14,21 @@ BUMPED = "readingroom_revision_bumped"
 
 
 def bump_revision(session: Session) -> int:
-    row = session.get(StoreRevision, 1)
-    if row is None:
-        row = StoreRevision(id=1, revision=0)
-    row.revision += 1
-    row.updated_at = utcnow()
-    session.add(row)
-    session.flush()
+    """Increment the revision atomically (concurrent writers never lose a bump)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(StoreRevision)
+        .values(id=1, revision=0, updated_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
+    revision = session.execute(
+        update(StoreRevision)
+        .where(col(StoreRevision.id) == 1)
+        .values(revision=col(StoreRevision.revision) + 1, updated_at=utcnow())
+        .returning(col(StoreRevision.revision))
+    ).scalar_one()
     session.info[BUMPED] = True
-    return row.revision
+    return int(revision)
 
 
 def current_revision(session: Session) -> int:
