@@ -144,14 +144,15 @@ def check(keys: tuple[str, ...], jobs: int | None, force: bool, database: str | 
     """
     from server import migrations
     from server.witnesses import service
-    from server.witnesses.sandbox import probe_confinement, unconfined_allowed
 
     engine = make_engine(settings_for(database).database_url)
     migrations.ensure_current(engine)
     with unit_of_work(engine, write=False) as session:
         witnesses = service.select_witnesses(session, list(keys))
         todo, outcomes = service.plan_checks(session, witnesses, force=force)
-    if todo and not unconfined_allowed():
+    if todo and not _sandbox_allowed_unconfined():
+        from server.witnesses.sandbox import probe_confinement
+
         status = probe_confinement()
         if not status.available:
             fail(f"sandbox unavailable: {status.message}")
@@ -177,6 +178,12 @@ def check(keys: tuple[str, ...], jobs: int | None, force: bool, database: str | 
     )
     if failed:
         sys.exit(1)
+
+
+def _sandbox_allowed_unconfined() -> bool:
+    from server.witnesses.sandbox import unconfined_allowed
+
+    return unconfined_allowed()
 
 
 @main.group()
