@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_serve import serving
+from tests.serving import serving
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

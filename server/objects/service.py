@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server.concepts.service import claims_for, concept_page
 from server.errors import NotFound
 from server.keys import parse_key
-from server.models import Claim, DemoState, Equation, Misconception, Source, Witness
+from server.models import (
+    Claim,
+    ConceptSource,
+    DemoState,
+    Equation,
+    Misconception,
+    Source,
+    Witness,
+)
 from server.objects.resolve import resolve_key
 from server.objects.serialize import (
     demo_json,
@@ -57,10 +65,7 @@ def get_object(session: Session, key: str) -> dict[str, Any]:
 
 
 def list_sources(session: Session) -> list[dict[str, Any]]:
-    from sqlmodel import col
-
-    from server.models import ConceptSource
-
+    """Every source, with what it grounds on each concept that cites it."""
     grounding: dict[str, list[dict[str, str]]] = {}
     for g in session.exec(select(ConceptSource).order_by(col(ConceptSource.concept_key))):
         grounding.setdefault(g.source_key, []).append(
