@@ -103,6 +103,12 @@ def serve(host: str | None, port: int | None, content: Path | None, database: st
     from server.app import create_app
 
     settings = settings_for(database, host=host, port=port, content_dir=content)
+    if settings.mode == "local" and settings.host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(
+            f"warning: local mode has no login; serving on {settings.host} lets anyone who can "
+            "reach this machine read and write as the local learner",
+            err=True,
+        )
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
 
