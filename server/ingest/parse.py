@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import yaml
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from pydantic import ValidationError
 
@@ -54,7 +56,9 @@ PLACEMENT = re.compile(r"^\{\{\s*(equation|demo)\s+([a-z0-9-]+)\s*\}\}$")
 ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
+@lru_cache(maxsize=1)
 def markdown_parser() -> MarkdownIt:
+    """One parser for every file (building one costs more than parsing a page)."""
     return MarkdownIt("commonmark", {"html": False}).use(dollarmath_plugin).enable("table")
 
 
@@ -113,8 +117,9 @@ def parse_concept_file(
             problems.add(file, doc.line_of(item["loc"]), _describe(item))
         return None
     key = concept_key(context, slug)
-    sections = _parse_sections(file, body, body_line, problems)
-    blocks = _parse_witness_blocks(file, body, body_line, problems)
+    tokens = markdown_parser().parse(body)
+    sections = _parse_sections(file, body, tokens, body_line, problems)
+    blocks = _parse_witness_blocks(file, tokens, body_line, problems)
     parsed = ParsedConcept(file, context, slug, key, front, sections, blocks)
     _check_local(parsed, doc, problems)
     parsed.manifest = build_manifest(parsed, doc)
@@ -132,7 +137,9 @@ def _describe(item: Any) -> str:
     return f"{where}: {item['msg']}"
 
 
-def _parse_sections(file: str, body: str, first: int, problems: Problems) -> list[dict[str, Any]]:
+def _parse_sections(
+    file: str, body: str, tokens: list[Token], first: int, problems: Problems
+) -> list[dict[str, Any]]:
     found: list[tuple[str, int, int]] = []  # title, heading line index, content start index
     lines = body.split("\n")
     in_fence = False
@@ -164,7 +171,7 @@ def _parse_sections(file: str, body: str, first: int, problems: Problems) -> lis
                 "line": first + heading,
             }
         )
-    for token in markdown_parser().parse(body):
+    for token in tokens:
         block_line = first + (token.map[0] if token.map else 0)
         for math in [token, *(token.children or [])]:
             if math.type in ("math_inline", "math_block") and math.content.strip():
@@ -175,10 +182,10 @@ def _parse_sections(file: str, body: str, first: int, problems: Problems) -> lis
 
 
 def _parse_witness_blocks(
-    file: str, body: str, first: int, problems: Problems
+    file: str, tokens: list[Token], first: int, problems: Problems
 ) -> dict[str, WitnessBlock]:
     blocks: dict[str, WitnessBlock] = {}
-    for token in markdown_parser().parse(body):
+    for token in tokens:
         if token.type != "fence":
             continue
         match = WITNESS_INFO.match(token.info.strip())
