@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from server.config import Settings
 from server.errors import Moved, ReadingRoomError
+from server.limits import BodyLimit
 from server.pagecache import PageCache, invalidate_on_commit
 from server.witnesses.background import start_background_check
 
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(BodyLimit)
     install_error_handlers(app)
     include_routers(app)
     return app

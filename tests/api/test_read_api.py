@@ -183,3 +183,21 @@ def test_a_cached_page_is_rebuilt_when_the_content_changes(
     with unit_of_work(engine) as session:
         ingest(session, content)
     assert client.get("/api/concepts/demo-context/alpha").json()["title"] == "Alpha, revised"
+
+
+def test_oversized_request_bodies_answer_413(client: TestClient) -> None:
+    big = b'{"key": "' + b"x" * (2 << 20) + b'"}'
+    response = client.post(
+        "/api/prompts", content=big, headers={"content-type": "application/json"}
+    )
+    error = assert_error(response, 413, "payload_too_large")
+    assert "larger than" in str(error["message"])
+
+    def chunks() -> object:
+        for _ in range(40):
+            yield b"x" * 65536
+
+    streamed = client.post(
+        "/api/prompts", content=chunks(), headers={"content-type": "application/json"}
+    )  # type: ignore[arg-type]
+    assert_error(streamed, 413, "payload_too_large")
