@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from server.db import unit_of_work
@@ -201,3 +202,27 @@ def test_oversized_request_bodies_answer_413(client: TestClient) -> None:
         "/api/prompts", content=chunks(), headers={"content-type": "application/json"}
     )  # type: ignore[arg-type]
     assert_error(streamed, 413, "payload_too_large")
+
+
+def test_a_crash_answers_500_without_a_traceback(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.app import create_app
+    from server.concepts import service
+    from tests.conftest import VALID_CONTENT, make_settings
+
+    def crash(*_: object) -> None:
+        raise RuntimeError("secret internals /etc/readingroom")
+
+    monkeypatch.setattr(service, "concept_graph", crash)
+    monkeypatch.setattr(service, "list_concepts", crash)
+    app = create_app(make_settings(database_url, VALID_CONTENT))
+    with TestClient(app, raise_server_exceptions=False) as crashing:
+        response = crashing.get("/api/graph")
+        assert response.status_code == 500
+        assert response.json() == {
+            "error": {"code": "internal_error", "message": "internal server error", "details": []}
+        }
+        page = crashing.get("/")
+        assert page.status_code == 500 and "text/html" in page.headers["content-type"]
+        assert "secret internals" not in page.text and "Traceback" not in page.text
