@@ -226,9 +226,10 @@ class SourceSpec(Strict):
     year: int = Field(ge=1000, le=2100)
     title: Text
     venue: str | None = None
-    doi: str | None = None
-    arxiv: str | None = None
-    url: str | None = None
+    doi: Annotated[str, StringConstraints(pattern=r"^10\.\d{4,9}/\S+$")] | None = None
+    arxiv: Annotated[str, StringConstraints(pattern=r"^\d{4}\.\d{4,5}(v\d+)?$")] | None = None
+    # pages link to it: only web addresses, never javascript: or data: URLs
+    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=1000)] | None = None
 
 
 class TombstoneSpec(Strict):

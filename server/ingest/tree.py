@@ -37,6 +37,8 @@ class ContentTree:
     sources: list[tuple[SourceSpec, int]]
     tombstones: list[tuple[TombstoneSpec, int]]
     concept_files: list[ConceptFile]
+    # ids of every entry in sources.yaml, valid or not: citing a broken entry is not a second error
+    named_sources: set[str]
     meta_digest: str
     display: dict[str, str]
 
@@ -74,6 +76,7 @@ def read_tree(root: Path, problems: Problems) -> ContentTree:
                 else:
                     contexts[slug] = (title, line)
     sources = _load_list(root / "sources.yaml", display["sources.yaml"], SourceSpec, problems)
+    named_sources = _named_entries(root / "sources.yaml")
     meta_texts.append(_text(root / "sources.yaml"))
     tombstones = _load_list(
         root / "tombstones.yaml", display["tombstones.yaml"], TombstoneSpec, problems, False
@@ -100,6 +103,7 @@ def read_tree(root: Path, problems: Problems) -> ContentTree:
         sources=sources,
         tombstones=tombstones,
         concept_files=files,
+        named_sources=named_sources,
         meta_digest=digest("\0".join(meta_texts)),
         display=display,
     )
@@ -123,6 +127,16 @@ def _load(path: Path, shown: str, problems: Problems, required: bool) -> YamlDoc
     except yaml.YAMLError as error:
         problems.add(shown, *yaml_error_line(error, first_line=1))
         return None
+
+
+def _named_entries(path: Path) -> set[str]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
+    except yaml.YAMLError:
+        return set()
+    if not isinstance(data, list):
+        return set()
+    return {str(item["id"]) for item in data if isinstance(item, dict) and "id" in item}
 
 
 def _load_list(

@@ -130,7 +130,7 @@ def _check_references(
     aliases: dict[str, str],
     problems: Problems,
 ) -> None:
-    source_ids = {spec.id for spec, _ in tree.sources}
+    source_ids = {spec.id for spec, _ in tree.sources} | tree.named_sources
     for item in manifests:
         for citation in item.manifest["sources"]:
             if citation["source"] in source_ids:

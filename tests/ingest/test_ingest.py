@@ -255,3 +255,10 @@ def test_concurrent_ingests_queue_and_agree(engine: Engine, content_copy: Path) 
     with unit_of_work(engine, write=False) as session:
         revision = session.get(StoreRevision, 1)
         assert revision is not None and revision.revision == 1
+
+
+def test_a_source_url_must_be_a_web_address(engine: Engine, content_copy: Path) -> None:
+    shutil.copyfile(CASES / "sources-javascript-url.yaml", content_copy / "sources.yaml")
+    assert problems_of(engine, content_copy) == [
+        "content/sources.yaml:6: url: String should match pattern '^https?://\\S+$'"
+    ]
