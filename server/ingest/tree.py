@@ -75,10 +75,11 @@ def read_tree(root: Path, problems: Problems) -> ContentTree:
                     problems.add(display["contexts.yaml"], line, f"context '{slug}' has no title")
                 else:
                     contexts[slug] = (title, line)
-    sources = _load_list(root / "sources.yaml", display["sources.yaml"], SourceSpec, problems)
-    named_sources = _named_entries(root / "sources.yaml")
+    sources, named_sources = _load_list(
+        root / "sources.yaml", display["sources.yaml"], SourceSpec, problems
+    )
     meta_texts.append(_text(root / "sources.yaml"))
-    tombstones = _load_list(
+    tombstones, _ = _load_list(
         root / "tombstones.yaml", display["tombstones.yaml"], TombstoneSpec, problems, False
     )
     meta_texts.append(_text(root / "tombstones.yaml"))
@@ -129,26 +130,18 @@ def _load(path: Path, shown: str, problems: Problems, required: bool) -> YamlDoc
         return None
 
 
-def _named_entries(path: Path) -> set[str]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
-    except yaml.YAMLError:
-        return set()
-    if not isinstance(data, list):
-        return set()
-    return {str(item["id"]) for item in data if isinstance(item, dict) and "id" in item}
-
-
 def _load_list(
     path: Path, shown: str, model: type[Model], problems: Problems, required: bool = True
-) -> list[tuple[Model, int]]:
+) -> tuple[list[tuple[Model, int]], set[str]]:
+    """Valid entries with their lines, and the ids of every entry (valid or not)."""
     doc = _load(path, shown, problems, required)
     if doc is None or doc.data is None:
-        return []
+        return [], set()
     if not isinstance(doc.data, list):
         problems.add(shown, 1, f"{path.name} must be a YAML list")
-        return []
+        return [], set()
     items: list[tuple[Model, int]] = []
+    named = {str(raw["id"]) for raw in doc.data if isinstance(raw, dict) and "id" in raw}
     for index, raw in enumerate(doc.data):
         try:
             items.append((model.model_validate(raw), doc.line_of((index,))))
@@ -161,4 +154,4 @@ def _load_list(
                 else:
                     where = ".".join(str(p) for p in item["loc"])
                     problems.add(shown, line, f"{where}: {item['msg']}")
-    return items
+    return items, named
