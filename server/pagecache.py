@@ -68,17 +68,6 @@ class PageCache:
                 self._entries.clear()
             self._entries[key] = (revision, value)
 
-    def get_or_build(self, key: Hashable, build: Callable[[], Any]) -> Any:
-        """Synchronous helper: the cached value, or ``build()`` stored under this revision."""
-        if not self.revision_is_fresh():
-            self.refresh_revision()
-        value = self.get(key)
-        if value is None:
-            revision = self.revision
-            value = build()
-            self.put(key, revision, value)
-        return value
-
 
 def invalidate_on_commit(cache: PageCache) -> Callable[[], None]:
     """Clear ``cache`` after any session commits a revision bump; returns the remover."""

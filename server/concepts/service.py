@@ -94,7 +94,7 @@ def claims_for(session: Session, claims: list[Claim]) -> list[dict[str, Any]]:
 
 
 def concept_links(session: Session, key: str) -> dict[str, list[dict[str, Any]]]:
-    titles = {row.key: row.title for row in session.exec(select(Concept))}
+    titles = dict(session.exec(select(Concept.key, Concept.title)).all())
     outgoing = session.exec(
         select(ConceptLink).where(ConceptLink.from_key == key).order_by(col(ConceptLink.position))
     ).all()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from server.models import Witness, WitnessRun
+from server.witnesses.cache import current_cache_key
 
 
 def latest_runs(session: Session, keys: list[str]) -> dict[str, WitnessRun]:
@@ -26,8 +27,6 @@ def witness_states(
     session: Session, witnesses: list[Witness]
 ) -> dict[str, tuple[WitnessRun | None, bool]]:
     """key -> (latest run, stale); a run is stale when its cache key no longer matches."""
-    from server.witnesses.cache import current_cache_key
-
     latest = latest_runs(session, [w.key for w in witnesses])
     states: dict[str, tuple[WitnessRun | None, bool]] = {}
     for witness in witnesses:
