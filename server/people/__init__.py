@@ -1,0 +1,1 @@
+"""People: the one local learner, or accounts with roles in team mode."""
