@@ -9,7 +9,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=120)]
 ObjectKeyStr = Annotated[
@@ -97,7 +104,19 @@ class InvariantCheck(Strict):
 class ErrorCheck(Strict):
     kind: Literal["error"]
     exception: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")]
-    match: str | None = None
+    match: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+    @field_validator("match")
+    @classmethod
+    def linear_time_pattern(cls, value: str | None) -> str | None:
+        """Matched with RE2 (linear time): a pattern RE2 cannot compile is refused here."""
+        if value is not None:
+            from server.witnesses.patterns import pattern_problem
+
+            problem = pattern_problem(value)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
 
 
 Check = Annotated[

@@ -1,37 +1,45 @@
-"""Checks of a witness run, evaluated on the host (content/README.md, "witnesses").
+"""Checks of a witness run (content/README.md, "witnesses"), and the host's side of the judge.
+
+The verdict is the judge's (``judge.py``): a fresh process, started for each run that has
+checks, under its own CPU, memory and wall-time limits, that reads the run's raw outputs and
+never runs witness code. Here the host only validates the checks, starts the judge, hands it
+what it observed (exit status, stdout from the pipe, the raw output bytes, unparsed) and reads
+its answer back. A judge that fails, runs out of time or answers nonsense makes the run an
+``error``, never a pass.
 
 - ``stdout``: compared line by line; text must match up to whitespace, numbers (including
   numpy's array prints such as ``[0.5   0.222]``) must agree within the tolerance.
-- ``variable``: a variable the code leaves, read back from the harness report, against what
-  ``server.kernels.build(spec)`` computes on the host for the same input.
-- ``invariant``: evaluated by the harness inside the sandbox; here only read back.
-- ``error``: the code must raise that exception (or a subclass) with a message that
-  ``re.search`` finds ``match`` in.
-
-"Within tolerance t" means ``|actual - expected| <= max(t, t * max(|actual|, |expected|))``:
-absolute for small numbers, relative for large ones.
+- ``variable``: a variable the code leaves, handed back as a plain array, against what
+  ``server.kernels.build(spec)`` computes in the judge for the same input.
+- ``invariant``: the witness's own functions evaluated at points the judge chose (round trip,
+  central-difference Jacobian, midpoint grid); the judge computes the invariant from them.
+- ``error``: the code must raise that exception (or a subclass) with a message in which RE2
+  finds ``match`` (linear time: a pattern cannot stall the judge or anything else).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-import re
-from collections.abc import Sequence
+import os
+import resource
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
-import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
-from schemas.content import Check, ErrorCheck, InvariantCheck, StdoutCheck, VariableCheck
+from schemas.content import Check
 from server.errors import InvalidInput
+from server.witnesses import judge
 from server.witnesses.result import CheckResult, RunStatus
 
 _CHECKS = TypeAdapter(list[Check])
-SHOWN_TEXT = 4_000  # characters of stdout echoed in a stdout check's entry
-SHOWN_ELEMENTS = 1_000  # array elements echoed in a variable check's entry
-NUMBER = re.compile(
-    r"(?<![A-Za-z_0-9.])[-+]?(?:(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|inf|nan)(?![A-Za-z_0-9])"
-)
+_ROOT = Path(judge.__file__).resolve().parents[2]  # the directory that holds ``server``
+ANSWER_BYTES = 64 << 20
+compare_stdout = judge.compare_stdout
 
 
 def parse_checks(raw: Sequence[dict[str, Any]] | None) -> list[Check]:
@@ -45,256 +53,14 @@ def parse_checks(raw: Sequence[dict[str, Any]] | None) -> list[Check]:
         raise InvalidInput("invalid witness checks", details) from None
 
 
+def as_plain(checks: Sequence[Check]) -> list[dict[str, Any]]:
+    """The checks as the judge and the planner read them (plain JSON values)."""
+    return [check.model_dump(mode="json") for check in checks]
+
+
 def check_names(checks: Sequence[Check]) -> list[str]:
     """Readable, unique names: ``stdout``, ``variable log_px``, ``invariant round-trip #2``."""
-    names: list[str] = []
-    for check in checks:
-        match check:
-            case StdoutCheck():
-                base = "stdout"
-            case VariableCheck():
-                base = f"variable {check.name}"
-            case InvariantCheck():
-                base = f"invariant {check.invariant}"
-            case ErrorCheck():
-                base = f"error {check.exception}"
-        name, count = base, 1
-        while name in names:
-            count += 1
-            name = f"{base} #{count}"
-        names.append(name)
-    return names
-
-
-def harness_job(checks: Sequence[Check]) -> dict[str, Any]:
-    """What the in-sandbox harness must collect: variable names and invariant specs."""
-    return {
-        "variables": sorted({c.name for c in checks if isinstance(c, VariableCheck)}),
-        "invariants": [c.model_dump() for c in checks if isinstance(c, InvariantCheck)],
-    }
-
-
-class ReportedException(BaseModel):
-    type: str = Field(max_length=500)
-    names: list[str] = Field(max_length=200)
-    message: str = Field(max_length=10_000)
-
-
-class ReportedInvariant(BaseModel):
-    ok: bool
-    expected: Any = None
-    actual: Any = None
-    detail: str | None = Field(default=None, max_length=10_000)
-
-
-class HarnessReport(BaseModel):
-    """The harness's report: untrusted (the witness can forge it), so strictly shaped."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    exit_code: int
-    exception: ReportedException | None = None
-    variables: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    invariants: list[ReportedInvariant] = Field(default_factory=list)
-
-
-def within(actual: float, expected: float, tolerance: float) -> bool:
-    if math.isnan(actual) or math.isnan(expected):
-        return math.isnan(actual) and math.isnan(expected)
-    return math.isclose(actual, expected, rel_tol=tolerance, abs_tol=tolerance)
-
-
-def _split_line(line: str) -> tuple[list[str], list[float]]:
-    parts = NUMBER.split(line)
-    numbers = [float(m.group(0)) for m in NUMBER.finditer(line)]
-    return ["".join(part.split()) for part in parts], numbers
-
-
-def _lines(text: str) -> list[str]:
-    lines = [line.rstrip() for line in text.splitlines()]
-    while lines and not lines[-1]:
-        lines.pop()
-    return lines
-
-
-def compare_stdout(expected: str, actual: str, tolerance: float) -> str | None:
-    """None when they agree, else the first difference in one line."""
-    want, got = _lines(expected), _lines(actual)
-    for number, (line_want, line_got) in enumerate(zip(want, got, strict=False), start=1):
-        text_want, numbers_want = _split_line(line_want)
-        text_got, numbers_got = _split_line(line_got)
-        same = text_want == text_got and len(numbers_want) == len(numbers_got)
-        pairs = zip(numbers_got, numbers_want, strict=False)
-        if same and all(within(a, e, tolerance) for a, e in pairs):
-            continue
-        return f"line {number}: expected {line_want!r}, got {line_got!r}"
-    if len(want) != len(got):
-        return f"expected {len(want)} lines, got {len(got)}"
-    return None
-
-
-def _stdout_check(check: StdoutCheck, name: str, stdout: str) -> CheckResult:
-    difference = compare_stdout(check.expected, stdout, check.tolerance)
-    return CheckResult(
-        name=name,
-        ok=difference is None,
-        expected=check.expected,
-        actual=stdout[:SHOWN_TEXT],
-        tolerance=check.tolerance,
-        detail=difference,
-    )
-
-
-def kernel_value(check: VariableCheck) -> np.ndarray[Any, Any]:
-    """What the embedded kernel computes for the check's spec, op and input."""
-    from server.kernels import build
-
-    flow = build(check.kernel.spec)
-    points = np.asarray(check.kernel.input, dtype=np.float64)
-    op = check.kernel.op
-    if op == "log_prob":
-        value = flow.log_prob(points)
-    elif op in ("forward", "forward_logdet"):
-        value = flow.forward(points)[0 if op == "forward" else 1]
-    else:
-        value = flow.inverse(points)[0 if op == "inverse" else 1]
-    result = np.asarray(value, dtype=np.float64)
-    if check.kernel.index is not None:
-        result = np.asarray(result[check.kernel.index])
-    return result
-
-
-def _shown(array: np.ndarray[Any, Any]) -> Any:
-    if array.size > SHOWN_ELEMENTS:
-        return f"array of shape {list(array.shape)}"
-    return array.tolist()
-
-
-def _variable_check(check: VariableCheck, name: str, report: HarnessReport | None) -> CheckResult:
-    def fail(detail: str, expected: Any = None, actual: Any = None) -> CheckResult:
-        return CheckResult(
-            name=name,
-            ok=False,
-            expected=expected,
-            actual=actual,
-            tolerance=check.tolerance,
-            detail=detail,
-        )
-
-    try:
-        expected = kernel_value(check)
-    except Exception as exc:
-        return fail(f"the kernel could not compute the expected value: {exc}")
-    if report is None:
-        return fail("the run left no report to read the variable from", _shown(expected))
-    reported = report.variables.get(check.name)
-    if reported is None or "error" in reported:
-        why = (reported or {}).get("error", f"'{check.name}' was not reported")
-        return fail(str(why)[:2000], _shown(expected))
-    try:
-        actual = np.asarray(reported["data"], dtype=np.float64).reshape(reported["shape"])
-    except (KeyError, TypeError, ValueError):
-        return fail(f"'{check.name}' was reported in an unreadable form", _shown(expected))
-    if np.squeeze(actual).shape != np.squeeze(expected).shape:
-        return fail(
-            f"'{check.name}' has shape {list(actual.shape)}, the kernel gives "
-            f"{list(expected.shape)}",
-            _shown(expected),
-            _shown(actual),
-        )
-    actual = actual.reshape(expected.shape)
-    close = np.isclose(actual, expected, rtol=check.tolerance, atol=check.tolerance)
-    if bool(np.all(close)):
-        return CheckResult(
-            name=name,
-            ok=True,
-            expected=_shown(expected),
-            actual=_shown(actual),
-            tolerance=check.tolerance,
-        )
-    worst = int(np.argmax(np.abs(actual - expected).ravel()))
-    detail = (
-        f"'{check.name}' differs at flat index {worst}: "
-        f"{actual.ravel()[worst]!r} vs kernel {expected.ravel()[worst]!r}"
-    )
-    return fail(detail, _shown(expected), _shown(actual))
-
-
-def _error_check(check: ErrorCheck, name: str, report: HarnessReport | None) -> CheckResult:
-    expected = check.exception + (f" matching {check.match!r}" if check.match else "")
-    raised = report.exception if report else None
-    if raised is None:
-        return CheckResult(
-            name=name,
-            ok=False,
-            expected=expected,
-            actual=None,
-            detail=f"the code did not raise {check.exception}",
-        )
-    actual = f"{raised.type}: {raised.message}"
-    if check.exception not in raised.names:
-        return CheckResult(
-            name=name,
-            ok=False,
-            expected=expected,
-            actual=actual,
-            detail=f"raised {raised.type}, not {check.exception}",
-        )
-    if check.match is not None and not _message_matches(check.match, raised.message):
-        return CheckResult(
-            name=name,
-            ok=False,
-            expected=expected,
-            actual=actual,
-            detail=f"the message does not match {check.match!r}",
-        )
-    return CheckResult(name=name, ok=True, expected=expected, actual=actual)
-
-
-def _message_matches(pattern: str, message: str) -> bool:
-    try:
-        return re.search(pattern, message) is not None
-    except re.error:
-        return pattern in message
-
-
-def evaluate_checks(
-    checks: Sequence[Check], stdout: str, report: HarnessReport | None
-) -> list[CheckResult]:
-    """One result per check, in the order the checks were written."""
-    invariants = iter(report.invariants if report else [])
-    results: list[CheckResult] = []
-    for check, name in zip(checks, check_names(checks), strict=True):
-        match check:
-            case StdoutCheck():
-                results.append(_stdout_check(check, name, stdout))
-            case VariableCheck():
-                results.append(_variable_check(check, name, report))
-            case ErrorCheck():
-                results.append(_error_check(check, name, report))
-            case InvariantCheck():
-                reported = next(invariants, None)
-                if reported is None:
-                    results.append(
-                        CheckResult(
-                            name=name,
-                            ok=False,
-                            tolerance=check.tolerance,
-                            detail="the run left no result for this invariant",
-                        )
-                    )
-                else:
-                    results.append(
-                        CheckResult(
-                            name=name,
-                            ok=reported.ok,
-                            expected=reported.expected,
-                            actual=reported.actual,
-                            tolerance=check.tolerance,
-                            detail=reported.detail,
-                        )
-                    )
-    return results
+    return judge.check_names(as_plain(checks))
 
 
 def not_evaluated(checks: Sequence[Check], reason: str) -> list[CheckResult]:
@@ -304,19 +70,109 @@ def not_evaluated(checks: Sequence[Check], reason: str) -> list[CheckResult]:
     ]
 
 
-def verdict(
-    checks: Sequence[Check],
-    results: Sequence[CheckResult],
-    exit_code: int | None,
-    report: HarnessReport | None,
-) -> RunStatus:
-    """passed / failed / error for a run that ended on its own (no timeout, signal, overflow).
+class JudgeAnswer(BaseModel):
+    """What the judge prints: the verdict and one result per check."""
 
-    A non-zero exit is an error, unless the code was expected to raise and did raise: then
-    the ``error`` check decides.
-    """
-    raised = report is not None and report.exception is not None
-    expects_error = any(isinstance(c, ErrorCheck) for c in checks)
-    if exit_code != 0 and not (expects_error and raised):
-        return "error"
-    return "passed" if all(r.ok for r in results) else "failed"
+    status: RunStatus
+    checks: list[CheckResult] = Field(default_factory=list)
+    message: str | None = None
+    reported_exit_code: int | None = None
+
+
+class JudgeFailed(Exception):
+    """The judge gave no usable answer (the run is then an ``error``)."""
+
+
+def _judge_env() -> dict[str, str]:
+    env = {"LANG": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}  # fmt: skip
+    for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # older OpenBLAS needs these here
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
+class JudgeProcess:
+    """One judge process, started before the run so that its imports overlap the run."""
+
+    def __init__(self, memory_bytes: int, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self.process = subprocess.Popen(
+            [sys.executable, "-E", "-s", "-B", "-m", "server.witnesses.judge"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_judge_env(),
+            cwd=_ROOT,
+            start_new_session=True,
+        )
+        # Limits before it reads a byte of the run's output (it is only importing until then).
+        cpu = math.ceil(timeout_s) + 1
+        limits = {
+            resource.RLIMIT_AS: memory_bytes,
+            resource.RLIMIT_CPU: cpu,
+            resource.RLIMIT_FSIZE: 0,
+            resource.RLIMIT_NOFILE: 64,
+            resource.RLIMIT_CORE: 0,
+        }
+        try:
+            for which, value in limits.items():
+                resource.prlimit(self.process.pid, which, (value, value))
+        except (OSError, ValueError):
+            self.kill()  # an unlimited judge is not started at all
+            raise
+
+    def decide(
+        self,
+        checks: Sequence[Check],
+        exit_code: int | None,
+        stdout: bytes,
+        raw: bytes,
+        raw_problem: str | None,
+    ) -> JudgeAnswer:
+        control = {"checks": as_plain(checks), "exit_code": exit_code, "raw_problem": raw_problem}
+        data = judge.encode_input(control, stdout, raw)
+        try:
+            out, err = self.process.communicate(data, timeout=self.timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise JudgeFailed(f"the judge did not finish within {self.timeout_s:g} s") from None
+        except OSError as error:
+            self.kill()
+            raise JudgeFailed(f"the judge could not be given the run ({error})") from None
+        if self.process.returncode != 0:
+            lines = err.decode("utf-8", errors="replace").strip().splitlines()
+            why = lines[-1][:500] if lines else f"exit status {self.process.returncode}"
+            raise JudgeFailed(f"the judge failed: {why}")
+        if len(out) > ANSWER_BYTES:
+            raise JudgeFailed("the judge's answer is too large")
+        try:
+            answer = JudgeAnswer.model_validate_json(out)
+        except ValidationError:
+            raise JudgeFailed("the judge's answer is not readable") from None
+        if answer.status not in ("passed", "failed", "error"):
+            raise JudgeFailed(f"the judge answered {answer.status!r}")
+        if len(answer.checks) != len(checks):
+            raise JudgeFailed("the judge did not answer for every check")
+        return answer
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, 9)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+
+@contextlib.contextmanager
+def judge_process(memory_bytes: int, timeout_s: float) -> Iterator[JudgeProcess]:
+    """A judge for one run; never left running."""
+    process = JudgeProcess(memory_bytes, timeout_s)
+    try:
+        yield process
+    finally:
+        process.kill()

@@ -2,8 +2,8 @@
 
 A cached result is only as good as the environment that produced it: the key covers the
 code, its checks, the Python and numpy the sandbox runs, the flow kernels that variable
-checks compare against, and the harness and check code that decide the verdict. Change any
-of them and every earlier run becomes stale.
+checks compare against, and the harness, the judge (with its RE2) and the host code around
+them that decide the verdict. Change any of them and every earlier run becomes stale.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 _HERE = Path(__file__).resolve().parent
-# The files whose change can change a verdict (besides the kernels, hashed separately).
-_VERDICT_FILES = ("harness.py", "checks.py")
+# The files whose change can change a verdict (besides the kernels, hashed separately): the
+# harness that hands back raw outputs, the judge that decides, and the host side around them.
+_VERDICT_FILES = ("harness.py", "judge.py", "patterns.py", "checks.py", "sandbox.py")
 
 
 def _digest_files(paths: list[Path]) -> str:
@@ -32,12 +33,16 @@ def _digest_files(paths: list[Path]) -> str:
     return digest.hexdigest()[:16]
 
 
-def _numpy_version() -> str:
-    """numpy's installed version, read from its metadata (no import: start-up stays fast)."""
+def _package_version(name: str) -> str:
+    """An installed version, read from its metadata (no import: start-up stays fast)."""
     try:
-        return importlib.metadata.version("numpy")
+        return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
         return "absent"
+
+
+def _numpy_version() -> str:
+    return _package_version("numpy")
 
 
 def _kernels_version() -> str:
@@ -60,7 +65,8 @@ def environment_fingerprint() -> dict[str, str]:
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "numpy": _numpy_version(),
         "kernels": _kernels_version(),
-        "harness": _digest_files([_HERE / name for name in _VERDICT_FILES]),
+        "harness": _digest_files([_HERE / name for name in _VERDICT_FILES])
+        + f"+re2-{_package_version('google-re2')}",
     }
 
 

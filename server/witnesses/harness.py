@@ -1,20 +1,22 @@
-"""The in-sandbox driver: limit itself, run one witness, report what only the inside can see.
+"""The in-sandbox driver: limit itself, run one witness, hand back raw outputs. Decides nothing.
 
 Run as ``python harness.py JOB.json`` inside the sandbox (it imports nothing from the service,
 which is not visible there). It lowers its own resource limits before any witness code runs,
-executes the witness as the ``__main__`` module, then writes one JSON report to the results
-file the host gave it::
+executes the witness as the ``__main__`` module, then answers the judge's requests (the job's
+``requests``, made by ``judge.plan`` before the run) and writes the answers, once, to the pipe
+the host gave it (``raw_fd``)::
 
-    {"exit_code": 0,
-     "exception": null | {"names": ["ValueError", "builtins.ValueError", ...], "type": ...,
-                          "message": "..."},
-     "variables": {"log_px": {"dtype": "float64", "shape": [2], "data": [...]}
-                   | {"error": "..."}},
-     "invariants": [{"ok": true, "expected": 0.0, "actual": 1e-16, "detail": null}]}
+    b"RRRAW1\\n" + manifest length (8 bytes, little-endian) + manifest JSON + payload
 
-Everything in the report is produced next to untrusted code and may be forged by it: the
-host treats it as untrusted input (size-capped, schema-checked). Invariants are
-evaluated here because they call the witness's own functions.
+    manifest: {"exit_code": 0,
+               "exception": null | {"type": "ValueError", "names": [...], "message": "..."},
+               "values": [{"id": "0", "shape": [2]} | {"id": "1.back", "error": "..."}, ...]}
+    payload:  the float64 (little-endian) data of every value with a shape, in that order
+
+There is no verdict here: no comparison, no tolerance, no expected value. Every byte of the
+output may be forged by the witness (it runs in this process), so the judge, a separate
+process that never runs witness code, treats it as hostile input and recomputes everything
+it needs from the checks; a forged answer can only pass by being right.
 """
 
 from __future__ import annotations
@@ -22,19 +24,17 @@ from __future__ import annotations
 import contextlib
 import faulthandler
 import json
-import math
 import os
 import resource
+import struct
 import sys
 import traceback
 import types
 from collections.abc import Callable
 from typing import Any
 
-MAX_ELEMENTS = 1_000_000
-MAX_GRID_POINTS = 4_000_000
+MAGIC = b"RRRAW1\n"
 CHUNK = 65_536
-FINITE_DIFFERENCE_STEP = 1e-5
 
 
 def apply_limits(limits: dict[str, list[int]]) -> None:
@@ -64,32 +64,18 @@ def describe_exception(exc: BaseException) -> dict[str, Any]:
     for cls in type(exc).__mro__:
         names.append(cls.__qualname__)
         names.append(f"{cls.__module__}.{cls.__qualname__}")
-    return {"type": type(exc).__qualname__, "names": names, "message": str(exc)[:4000]}
+    return {"type": type(exc).__qualname__, "names": names[:200], "message": str(exc)[:4000]}
 
 
-def numeric_array(value: Any) -> Any:
+def as_float_array(value: Any) -> Any:
     import numpy as np
 
+    if isinstance(value, tuple):  # kernel-style functions return (value, logdet)
+        value = value[0]
     array = np.asarray(value)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{type(value).__name__} is not a number or an array of numbers")
-    return array.astype(np.float64)
-
-
-def serialise_variable(namespace: dict[str, Any], name: str) -> dict[str, Any]:
-    if name not in namespace:
-        return {"error": f"the code does not define '{name}'"}
-    try:
-        array = numeric_array(namespace[name])
-    except BaseException as exc:  # __array__ is the witness's code
-        return {"error": f"'{name}': {exc}"}
-    if array.size > MAX_ELEMENTS:
-        return {"error": f"'{name}' has {array.size} elements; at most {MAX_ELEMENTS} are compared"}
-    return {
-        "dtype": str(getattr(namespace[name], "dtype", type(namespace[name]).__name__)),
-        "shape": list(array.shape),
-        "data": array.ravel().tolist(),
-    }
+    return np.ascontiguousarray(array, dtype="<f8")
 
 
 def named_callable(namespace: dict[str, Any], name: str) -> Callable[..., Any]:
@@ -99,119 +85,49 @@ def named_callable(namespace: dict[str, Any], name: str) -> Callable[..., Any]:
     return function  # type: ignore[no-any-return]
 
 
-def first_of(result: Any) -> Any:
-    """Kernel-style functions return ``(value, logdet)``; invariants want the value."""
-    return result[0] if isinstance(result, tuple) else result
-
-
-def apply_batched(function: Callable[..., Any], points: Any) -> Any:
+def evaluate(namespace: dict[str, Any], request: dict[str, Any], done: dict[str, Any]) -> Any:
+    """One request's raw value, as a float64 array: no judgement of it."""
     import numpy as np
 
-    return np.asarray(first_of(function(points)), dtype=np.float64)
+    op = request["op"]
+    if op == "variable":
+        if request["name"] not in namespace:
+            raise LookupError(f"the code does not define '{request['name']}'")
+        return as_float_array(namespace[request["name"]])
+    function = named_callable(namespace, request["function"])
+    if op == "call":
+        return as_float_array(function(np.asarray(request["points"], dtype=np.float64)))
+    if op == "call-at":
+        if request["at"] not in done:
+            raise LookupError("its input could not be computed")
+        return as_float_array(function(done[request["at"]]))
+    if op == "grid":
+        axes = [np.asarray(axis, dtype=np.float64) for axis in request["axes"]]
+        grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(axes))
+        parts = [as_float_array(function(grid[s : s + CHUNK])).reshape(-1)
+                 for s in range(0, len(grid), CHUNK)]  # fmt: skip
+        return np.concatenate(parts) if parts else np.zeros(0)
+    raise LookupError(f"unknown request {op!r}")
 
 
-def within(actual: float, expected: float, tolerance: float) -> bool:
-    return math.isclose(actual, expected, rel_tol=tolerance, abs_tol=tolerance)
-
-
-def round_trip(namespace: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
-    import numpy as np
-
-    points = np.asarray(spec["points"], dtype=np.float64)
-    forward = named_callable(namespace, spec["forward"])
-    inverse = named_callable(namespace, spec["inverse"])
-    back = apply_batched(inverse, apply_batched(forward, points))
-    if back.shape != points.shape:
-        return {
-            "ok": False,
-            "expected": 0.0,
-            "actual": None,
-            "detail": f"inverse(forward(x)) has shape {list(back.shape)}, "
-            f"expected {list(points.shape)}",
-        }
-    error = float(np.max(np.abs(back - points))) if points.size else 0.0
-    ok = bool(np.all(np.isclose(back, points, rtol=spec["tolerance"], atol=spec["tolerance"])))
-    detail = None if ok else f"max |inverse(forward(x)) - x| = {error:.3g}"
-    return {"ok": ok, "expected": 0.0, "actual": error, "detail": detail}
-
-
-def numeric_logdet(forward: Callable[..., Any], points: Any) -> Any:
-    """log|det J| by central differences: J[:, :, j] = (f(x + h e_j) - f(x - h e_j)) / 2h."""
-    import numpy as np
-
-    n, d = points.shape
-    steps = FINITE_DIFFERENCE_STEP * np.maximum(1.0, np.abs(points))  # (n, d)
-    shifted = np.repeat(points[:, None, :], 2 * d, axis=1)  # (n, 2d, d)
-    for j in range(d):
-        shifted[:, 2 * j, j] += steps[:, j]
-        shifted[:, 2 * j + 1, j] -= steps[:, j]
-    images = apply_batched(forward, shifted.reshape(n * 2 * d, d)).reshape(n, 2 * d, d)
-    jacobian = (images[:, 0::2, :] - images[:, 1::2, :]) / (2 * steps[:, :, None])
-    # jacobian[i, j, k] = d f_k / d x_j: its determinant equals that of the transpose.
-    return np.linalg.slogdet(jacobian)[1]
-
-
-def logdet_jacobian(namespace: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
-    import numpy as np
-
-    points = np.asarray(spec["points"], dtype=np.float64)
-    if points.ndim != 2:
-        return {"ok": False, "detail": "points must be a list of d-vectors"}
-    forward = named_callable(namespace, spec["forward"])
-    claimed = np.asarray(first_of(named_callable(namespace, spec["logdet"])(points)))
-    claimed = claimed.astype(np.float64).reshape(-1)
-    numeric = numeric_logdet(forward, points)
-    if claimed.shape != numeric.shape:
-        return {
-            "ok": False,
-            "expected": numeric.tolist(),
-            "actual": claimed.tolist(),
-            "detail": f"logdet gave {claimed.size} values for {len(points)} points",
-        }
-    ok = bool(np.all(np.isclose(claimed, numeric, rtol=spec["tolerance"], atol=spec["tolerance"])))
-    worst = float(np.max(np.abs(claimed - numeric))) if claimed.size else 0.0
-    detail = None if ok else f"max |logdet - numeric log|det J|| = {worst:.3g}"
-    return {"ok": ok, "expected": numeric.tolist(), "actual": claimed.tolist(), "detail": detail}
-
-
-def normalisation(namespace: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
-    """Midpoint rule on the box: sum(exp(log p)) times the cell volume should be 1."""
-    import numpy as np
-
-    box = np.asarray(spec["box"], dtype=np.float64)
-    resolution = int(spec["resolution"])
-    if box.ndim != 2 or box.shape[1] != 2:
-        return {"ok": False, "detail": "box must be a list of [low, high] pairs"}
-    if resolution ** box.shape[0] > MAX_GRID_POINTS:
-        return {"ok": False, "detail": f"the grid would have more than {MAX_GRID_POINTS} points"}
-    log_density = named_callable(namespace, spec["log_density"])
-    widths = (box[:, 1] - box[:, 0]) / resolution
-    axes = [
-        low + (np.arange(resolution) + 0.5) * w for (low, _), w in zip(box, widths, strict=True)
-    ]
-    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, box.shape[0])
-    total = 0.0
-    for start in range(0, len(grid), CHUNK):
-        values = np.asarray(first_of(log_density(grid[start : start + CHUNK])), dtype=np.float64)
-        total += float(np.sum(np.exp(values.reshape(-1))))
-    integral = total * float(np.prod(widths))
-    ok = within(integral, 1.0, spec["tolerance"])
-    detail = None if ok else f"the density integrates to {integral:.6g} on the box"
-    return {"ok": ok, "expected": 1.0, "actual": integral, "detail": detail}
-
-
-INVARIANTS: dict[str, Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]] = {
-    "round-trip": round_trip,
-    "logdet-jacobian": logdet_jacobian,
-    "normalisation": normalisation,
-}
-
-
-def evaluate_invariant(namespace: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
-    try:
-        return INVARIANTS[spec["invariant"]](namespace, spec)
-    except BaseException as exc:  # the witness's own functions run here, sys.exit included
-        return {"ok": False, "detail": f"{type(exc).__name__}: {exc}"[:2000]}
+def answer(namespace: dict[str, Any], requests: list[dict[str, Any]]) -> tuple[list[Any], bytes]:
+    values: list[dict[str, Any]] = []
+    done: dict[str, Any] = {}
+    payload = bytearray()
+    for request in requests:
+        try:
+            array = evaluate(namespace, request, done)
+            if array.size > request["max_elements"]:
+                raise ValueError(
+                    f"gave {array.size} values; at most {request['max_elements']} were asked for"
+                )
+        except BaseException as exc:  # the witness's own code runs here, sys.exit included
+            values.append({"id": request["id"], "error": f"{type(exc).__name__}: {exc}"[:2000]})
+            continue
+        done[request["id"]] = array
+        values.append({"id": request["id"], "shape": list(array.shape)})
+        payload += array.tobytes()
+    return values, bytes(payload)
 
 
 def run_witness(code_path: str, namespace: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
@@ -231,19 +147,18 @@ def run_witness(code_path: str, namespace: dict[str, Any]) -> tuple[int, dict[st
     return 0, None
 
 
-def write_report(fd: int, report: dict[str, Any]) -> None:
-    data = json.dumps(report).encode("utf-8")
-    while data:
-        written = os.write(fd, data)
-        data = data[written:]
-    os.close(fd)
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
 
 
 def main(argv: list[str]) -> int:
     with open(argv[1], encoding="utf-8") as handle:
         job = json.load(handle)
-    # Opened before the witness runs, so exhausting file descriptors cannot stop the report.
-    result_fd = os.open(job["result_path"], os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
+    raw_fd = int(job["raw_fd"])
+    os.set_inheritable(raw_fd, False)  # a program the witness starts does not get it for free
     apply_limits(job["limits"])
     faulthandler.enable()
     owner = os.getpid()
@@ -253,20 +168,18 @@ def main(argv: list[str]) -> int:
     sys.modules["__main__"] = module
     namespace = module.__dict__
     exit_code, exception = run_witness(job["code_path"], namespace)
-    if os.getpid() != owner:  # a child the witness forked: it must not write the report
+    if os.getpid() != owner:  # a child the witness forked: it does not answer
         return exit_code
 
-    report = {
-        "exit_code": exit_code,
-        "exception": exception,
-        "variables": {name: serialise_variable(namespace, name) for name in job["variables"]},
-        "invariants": [evaluate_invariant(namespace, spec) for spec in job["invariants"]],
-    }
+    values, payload = answer(namespace, job["requests"])
+    manifest = json.dumps({"exit_code": exit_code, "exception": exception, "values": values})
+    encoded = manifest.encode("utf-8", errors="replace")
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
-    with contextlib.suppress(OSError):  # the witness may have closed it; the host then says so
-        write_report(result_fd, report)
+    with contextlib.suppress(OSError):  # the witness may have closed it; the judge then says so
+        write_all(raw_fd, MAGIC + struct.pack("<Q", len(encoded)) + encoded + payload)
+        os.close(raw_fd)
     return exit_code
 
 

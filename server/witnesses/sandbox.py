@@ -1,10 +1,13 @@
-"""Run one witness confined and judge it: ``run_in_sandbox`` and ``probe_confinement``.
+"""Run one witness confined and have it judged: ``run_in_sandbox`` and ``probe_confinement``.
 
-A run: claim an unprivileged uid (as root), write the code and a job file to a fresh host
-directory, start bubblewrap (``bwrap.py`` has the exact command line) with a seccomp filter,
-read its output capped until it ends or the wall clock runs out, read the harness report
-back safely, and judge the checks (``checks.py``). The harness inside lowers the CPU,
-address-space, process, file-size, open-file and core limits before the code runs.
+A run: start the judge (``checks.JudgeProcess``: its own process, which never runs witness
+code) when there are checks, claim an unprivileged uid (as root), write the code and a job
+file (the judge's requests: variables to hand back, points to evaluate functions at) to a
+fresh host directory, start bubblewrap (``bwrap.py`` has the exact command line) with a
+seccomp filter and a pipe for the harness's raw output, read stdout, stderr and that pipe,
+each capped, until the run ends or the wall clock runs out, then hand all of it, unparsed, to
+the judge, whose answer is the verdict. The harness inside lowers the CPU, address-space,
+process, file-size, open-file and core limits before the code runs.
 
 Thread-safe: runs share nothing but the per-process layout, so ``readingroom check`` runs
 them in parallel from a thread pool (``run_many``).
@@ -16,26 +19,28 @@ import contextlib
 import json
 import math
 import os
+import select
 import shutil
 import signal
-import stat
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from schemas.content import Check
 from server.witnesses import bwrap, uid_slots
 from server.witnesses import checks as checking
+from server.witnesses.checks import JudgeFailed, JudgeProcess, as_plain, judge_process
+from server.witnesses.judge import plan as plan_requests
+from server.witnesses.judge import raw_output_cap
 from server.witnesses.result import RunResult, RunStatus
 from server.witnesses.supervise import Outcome, supervise
 
 UNSAFE_ENV = "READINGROOM_UNSAFE_UNCONFINED_WITNESSES"
-Report = checking.HarnessReport
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,9 @@ class SandboxLimits:
     open_files: int = 256  # RLIMIT_NOFILE
     scratch_bytes: int = 64 << 20  # size of the private tmpfs at /tmp
     output_bytes: int = 256 << 10  # each of stdout and stderr; more ends the run
-    report_bytes: int = 8 << 20  # the harness report read back from the run
+    report_bytes: int = 8 << 20  # raw output beyond the values the judge asked for
+    judge_memory_bytes: int = 2 << 30  # RLIMIT_AS of the judge process
+    judge_timeout_s: float = 30.0  # wall time of the judge (its CPU limit follows it)
 
     def rlimits(self, timeout_s: float) -> dict[str, list[int]]:
         cpu = math.ceil(timeout_s) + 1
@@ -129,38 +136,58 @@ def unconfined_allowed() -> bool:
     return Settings().unsafe_unconfined_witnesses
 
 
-def read_report(path: Path, limit: int) -> tuple[Report | None, str | None]:
-    """Read the harness report: never through a symlink, never past ``limit`` bytes.
+class RawCapture(threading.Thread):
+    """Drains the pipe the harness writes its raw output to, keeping at most ``cap`` bytes.
 
-    Returns the report, or None and why it could not be used.
+    Read while the run goes on (so the harness never blocks on a full pipe); what is past the
+    cap is read and dropped. The bytes are not parsed here: that is the judge's work.
     """
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-    try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        return None, "the run left no report"
-    except OSError as error:
-        return None, f"the report could not be opened safely ({error.strerror})"
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return None, "the report is not a regular file"
-        data = bytearray()
-        while len(data) <= limit:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - len(data)))
+
+    def __init__(self, fd: int, cap: int) -> None:
+        super().__init__(daemon=True)
+        self.fd, self.cap = fd, cap
+        self.data = bytearray()
+        self.overflow = False
+        self._stop_reading = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            ready, _, _ = select.select([self.fd], [], [], 0.1)
+            if not ready:
+                if self._stop_reading.is_set():
+                    return
+                continue
+            try:
+                chunk = os.read(self.fd, 1 << 16)
+            except OSError:
+                return
             if not chunk:
-                break
-            data += chunk
-    finally:
-        os.close(fd)
-    if len(data) > limit:
-        return None, f"the report is larger than {limit} bytes"
-    if not data:
-        return None, "the run ended before its checks could be evaluated"
-    try:
-        return Report.model_validate(json.loads(data)), None
-    except (ValueError, RecursionError, ValidationError):
-        return None, "the report is not valid"
+                return
+            if len(self.data) + len(chunk) > self.cap:
+                self.overflow = True
+                continue
+            self.data += chunk
+
+    def finish(self, grace_s: float = 1.0) -> None:
+        """Wait for the end of the pipe (``grace_s`` at most: a leftover process may hold it)."""
+        self.join(grace_s)
+        self._stop_reading.set()
+        self.join()
+        os.close(self.fd)
+
+    def problem(self) -> str | None:
+        if self.overflow:
+            return f"the raw output is larger than {self.cap} bytes"
+        return None
+
+
+@dataclass
+class Ended:
+    """What the host saw of one run: the supervised process and its raw output."""
+
+    outcome: Outcome
+    raw: bytes
+    raw_problem: str | None
 
 
 # ---------------------------------------------------------------------------------------
@@ -168,14 +195,19 @@ def read_report(path: Path, limit: int) -> tuple[Report | None, str | None]:
 
 
 def _write_job(
-    directory: Path, code: str, checks: list[Check], rlimits: dict[str, list[int]], inside: str
+    directory: Path,
+    code: str,
+    requests: list[dict[str, Any]],
+    rlimits: dict[str, list[int]],
+    inside: str,
+    raw_fd: int,
 ) -> None:
     (directory / "witness.py").write_text(code, encoding="utf-8", errors="replace")
     job = {
         "code_path": f"{inside}/witness.py",
-        "result_path": f"{inside}/result.json",
+        "raw_fd": raw_fd,
         "limits": rlimits,
-        **checking.harness_job(checks),
+        "requests": requests,
     }
     (directory / "job.json").write_text(json.dumps(job), encoding="utf-8")
     for name in ("witness.py", "job.json"):
@@ -193,24 +225,52 @@ def _rlimits(limits: SandboxLimits, timeout_s: float) -> dict[str, list[int]]:
     return rlimits
 
 
+@contextlib.contextmanager
+def _judge_for(checks: list[Check], limits: SandboxLimits) -> Iterator[JudgeProcess | None]:
+    """A judge started now (its imports overlap the run) when there is something to judge."""
+    if not checks:
+        yield None
+        return
+    with judge_process(limits.judge_memory_bytes, limits.judge_timeout_s) as process:
+        yield process
+
+
 def _run_confined(
     layout: bwrap.Layout, code: str, checks: list[Check], timeout_s: float, limits: SandboxLimits
 ) -> RunResult:
-    if layout.mode != "bwrap+setpriv":
-        outcome, report, problem = _confined_once(layout, code, checks, timeout_s, limits, None)
-        return _judge(outcome, report, problem, checks, timeout_s, limits, confined=True)
+    with _judge_for(checks, limits) as judge:
+        if layout.mode != "bwrap+setpriv":
+            ended = _confined_once(layout, code, checks, timeout_s, limits, None)
+            return _decide(ended, judge, checks, timeout_s, limits, confined=True)
+        try:
+            with uid_slots.claim_uid(layout.state_dir / "uids", wait_s=timeout_s) as claim:
+                ended = _confined_once(layout, code, checks, timeout_s, limits, claim.uid)
+                outcome = ended.outcome
+                # Killed from outside: the pid namespace may take a moment to empty.
+                claim.sweep = outcome.timed_out or bool(outcome.overflow) or (
+                    outcome.returncode is not None and outcome.returncode < 0
+                )  # fmt: skip
+        except uid_slots.NoFreeUid as error:
+            return RunResult(status="error", message=str(error))
+        return _decide(ended, judge, checks, timeout_s, limits, confined=True)
+
+
+def _supervised_with_raw_pipe(
+    checks: list[Check],
+    limits: SandboxLimits,
+    start: Callable[[int, list[dict[str, Any]]], Outcome],
+) -> Ended:
+    """Run ``start(raw_fd, requests)`` while a thread drains the raw-output pipe."""
+    requests, _ = plan_requests(as_plain(checks))
+    read_end, write_end = os.pipe()
+    capture = RawCapture(read_end, raw_output_cap(requests, limits.report_bytes))
+    capture.start()
     try:
-        with uid_slots.claim_uid(layout.state_dir / "uids", wait_s=timeout_s) as claim:
-            outcome, report, problem = _confined_once(
-                layout, code, checks, timeout_s, limits, claim.uid
-            )
-            # Killed from outside: the pid namespace may take a moment to empty.
-            claim.sweep = outcome.timed_out or bool(outcome.overflow) or (
-                outcome.returncode is not None and outcome.returncode < 0
-            )  # fmt: skip
-    except uid_slots.NoFreeUid as error:
-        return RunResult(status="error", message=str(error))
-    return _judge(outcome, report, problem, checks, timeout_s, limits, confined=True)
+        outcome = start(write_end, requests)
+    finally:
+        os.close(write_end)
+        capture.finish()
+    return Ended(outcome, bytes(capture.data), capture.problem())
 
 
 def _confined_once(
@@ -220,51 +280,61 @@ def _confined_once(
     timeout_s: float,
     limits: SandboxLimits,
     uid: int | None,
-) -> tuple[Outcome, Report | None, str | None]:
+) -> Ended:
     with bwrap.run_dir(layout.runs_dir, uid) as directory:
-        _write_job(directory, code, checks, _rlimits(limits, timeout_s), bwrap.RUN_DIR_INSIDE)
-        read_end: int | None = None
-        if layout.seccomp is not None:
-            read_end, write_end = os.pipe()
-            os.write(write_end, layout.seccomp)  # a few hundred bytes: fits the pipe buffer
-            os.close(write_end)
-        try:
-            command = bwrap.confined_command(layout, directory, limits.scratch_bytes, uid, read_end)
-            outcome = supervise(
-                command,
-                timeout_s=timeout_s,
-                output_cap=limits.output_bytes,
-                env={"PATH": bwrap.INNER_PATH},
-                cwd="/",
-                pass_fds=() if read_end is None else (read_end,),
-            )
-        finally:
-            if read_end is not None:
-                os.close(read_end)
-        report, problem = read_report(directory / "result.json", limits.report_bytes)
-    return outcome, report, problem
+
+        def start(raw_fd: int, requests: list[dict[str, Any]]) -> Outcome:
+            rlimits = _rlimits(limits, timeout_s)
+            _write_job(directory, code, requests, rlimits, bwrap.RUN_DIR_INSIDE, raw_fd)
+            read_end: int | None = None
+            if layout.seccomp is not None:
+                read_end, write_end = os.pipe()
+                os.write(write_end, layout.seccomp)  # a few hundred bytes: fits the pipe buffer
+                os.close(write_end)
+            try:
+                command = bwrap.confined_command(
+                    layout, directory, limits.scratch_bytes, uid, read_end
+                )
+                return supervise(
+                    command,
+                    timeout_s=timeout_s,
+                    output_cap=limits.output_bytes,
+                    env={"PATH": bwrap.INNER_PATH},
+                    cwd="/",
+                    pass_fds=(raw_fd,) if read_end is None else (read_end, raw_fd),
+                )
+            finally:
+                if read_end is not None:
+                    os.close(read_end)
+
+        return _supervised_with_raw_pipe(checks, limits, start)
 
 
 def _run_unconfined(
     code: str, checks: list[Check], timeout_s: float, limits: SandboxLimits
 ) -> RunResult:
     runs_dir = bwrap.private_dir(bwrap.state_dir() / "runs")
-    with bwrap.run_dir(runs_dir, None) as directory:
-        _write_job(directory, code, checks, _rlimits(limits, timeout_s), str(directory))
-        command, env = bwrap.unconfined_command(directory)
-        outcome = supervise(
-            command,
-            timeout_s=timeout_s,
-            output_cap=limits.output_bytes,
-            env=env,
-            cwd=env["TMPDIR"],
-        )
-        report, problem = read_report(directory / "result.json", limits.report_bytes)
-    return _judge(outcome, report, problem, checks, timeout_s, limits, confined=False)
+    with _judge_for(checks, limits) as judge, bwrap.run_dir(runs_dir, None) as directory:
+
+        def start(raw_fd: int, requests: list[dict[str, Any]]) -> Outcome:
+            rlimits = _rlimits(limits, timeout_s)
+            _write_job(directory, code, requests, rlimits, str(directory), raw_fd)
+            command, env = bwrap.unconfined_command(directory)
+            return supervise(
+                command,
+                timeout_s=timeout_s,
+                output_cap=limits.output_bytes,
+                env=env,
+                cwd=env["TMPDIR"],
+                pass_fds=(raw_fd,),
+            )
+
+        ended = _supervised_with_raw_pipe(checks, limits, start)
+        return _decide(ended, judge, checks, timeout_s, limits, confined=False)
 
 
 # ---------------------------------------------------------------------------------------
-# Verdict
+# Verdict: only the judge's
 
 
 def _signal_name(number: int) -> str:
@@ -275,7 +345,7 @@ def _signal_name(number: int) -> str:
 
 
 def _ended_by(
-    outcome: Outcome, report: Report | None, timeout_s: float, limits: SandboxLimits
+    outcome: Outcome, timeout_s: float, limits: SandboxLimits
 ) -> tuple[RunStatus, int, str] | None:
     """(status, signal, message) when the run did not end on its own terms, else None."""
     code = outcome.returncode
@@ -287,54 +357,70 @@ def _ended_by(
         return "output-limit", int(signal.SIGKILL), why
     if code is not None and code < 0:
         return "killed", -code, f"killed by {_signal_name(-code)}"
-    # bwrap reports a child killed by signal N as exit status 128 + N. The harness records
-    # the status it exits with, which tells a real `exit(139)` apart from a SIGSEGV.
-    if code is not None and code > 128 and (report is None or report.exit_code != code):
-        return "killed", code - 128, f"killed by {_signal_name(code - 128)}"
     return None
 
 
-def _judge(
-    outcome: Outcome,
-    report: Report | None,
-    problem: str | None,
+def _decide(
+    ended: Ended,
+    judge: JudgeProcess | None,
     checks: list[Check],
     timeout_s: float,
     limits: SandboxLimits,
     *,
     confined: bool,
 ) -> RunResult:
+    outcome = ended.outcome
     stdout = outcome.stdout.decode("utf-8", errors="replace")
     stderr = outcome.stderr.decode("utf-8", errors="replace")
-    ended = _ended_by(outcome, report, timeout_s, limits)
-    if ended is not None:
-        status, signal_number, message = ended
+    common: dict[str, Any] = {"stdout": stdout, "stderr": stderr, "confined": confined,
+                              "duration_ms": outcome.duration_ms}  # fmt: skip
+    stopped = _ended_by(outcome, timeout_s, limits)
+    if stopped is not None:
+        status, signal_number, message = stopped
         return RunResult(
             status=status,
-            stdout=stdout,
-            stderr=stderr,
             signal=signal_number,
-            duration_ms=outcome.duration_ms,
             checks=checking.not_evaluated(checks, status),
             message=message,
             stdout_truncated=outcome.overflow == "stdout",
             stderr_truncated=outcome.overflow == "stderr",
-            confined=confined,
+            **common,
         )
-    results = checking.evaluate_checks(checks, stdout, report)
-    verdict = checking.verdict(checks, results, outcome.returncode, report)
-    note: str | None = problem if (report is None and checks) else None
-    if verdict == "error" and stderr.startswith("bwrap: "):
+    code = outcome.returncode
+    # bwrap reports a child killed by signal N as exit status 128 + N; the harness hands back
+    # the status it exits with, which tells a real `exit(139)` apart from a SIGSEGV.
+    maybe_signal = code is not None and code > 128
+    if not checks and not maybe_signal:  # nothing to judge: the exit status is the verdict
+        return RunResult(status="passed" if code == 0 else "error", exit_code=code, **common)
+    try:
+        with contextlib.ExitStack() as stack:
+            if judge is None:
+                judge = stack.enter_context(
+                    judge_process(limits.judge_memory_bytes, limits.judge_timeout_s)
+                )
+            answer = judge.decide(checks, code, bytes(outcome.stdout), ended.raw, ended.raw_problem)
+    except (JudgeFailed, OSError) as error:
+        return RunResult(
+            status="error",
+            exit_code=code,
+            checks=checking.not_evaluated(checks, "the judge gave no verdict"),
+            message=str(error),
+            **common,
+        )
+    if maybe_signal and answer.reported_exit_code != code:
+        assert code is not None
+        return RunResult(
+            status="killed",
+            signal=code - 128,
+            checks=checking.not_evaluated(checks, "killed"),
+            message=f"killed by {_signal_name(code - 128)}",
+            **common,
+        )
+    note = answer.message
+    if answer.status == "error" and stderr.startswith("bwrap: "):
         note = f"the sandbox could not start: {stderr.splitlines()[0]}"
     return RunResult(
-        status=verdict,
-        stdout=stdout,
-        stderr=stderr,
-        exit_code=outcome.returncode,
-        duration_ms=outcome.duration_ms,
-        checks=results,
-        message=note,
-        confined=confined,
+        status=answer.status, exit_code=code, checks=answer.checks, message=note, **common
     )
 
 

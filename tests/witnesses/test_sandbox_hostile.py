@@ -258,9 +258,8 @@ def test_the_host_never_follows_a_symlinked_results_file(secret_file: Path) -> N
         unconfined=True,
     )
     assert result.stdout.startswith("done\ndone\n")  # unlinked and replaced
-    assert result.status == "failed"
+    assert result.status == "passed"  # the host reads no results file: answer = 42 is right
     assert SECRET not in result.model_dump_json()
-    assert "could not be opened safely" in (result.message or "")
 
 
 def test_the_scratch_and_run_files_are_gone_afterwards(run_hostile: Run) -> None:

@@ -141,11 +141,11 @@ def test_checks_need_the_report_the_code_cut_short() -> None:
     assert result.message == "the run ended before its checks could be evaluated"
 
 
-def test_a_forged_oversized_report_is_refused() -> None:
+def test_an_oversized_raw_output_is_refused_without_keeping_it() -> None:
     code = (
-        "import os\n"
-        "with open('/sandbox/run/result.json', 'w') as f:\n"
-        "    f.write('{' + ' ' * (2 << 20) + '}')\n"
+        "import json, os\n"
+        "fd = json.load(open('/sandbox/run/job.json'))['raw_fd']\n"
+        "os.write(fd, b'RRRAW1\\n' + b' ' * (2 << 20))\n"
         "os._exit(0)\n"
     )
     result = run(code, [LINEAR_FLOW_CHECKS[1]])

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import platform
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from server.witnesses import environment
 from server.witnesses.environment import cache_key, environment_fingerprint, run_environment
 from server.witnesses.sandbox import UNSAFE_ENV, unconfined_allowed
 
@@ -29,6 +31,22 @@ def test_the_cache_key_covers_code_checks_and_environment() -> None:
     other = {**environment_fingerprint(), "numpy": "0.0.1"}
     assert key != cache_key("print(1)", checks, other)
     assert cache_key("x = 1", None) == cache_key("x = 1", [])
+
+
+def test_the_judges_code_is_part_of_the_key(tmp_path: Path) -> None:
+    """Old cached passes go stale when the judge (or anything else deciding a verdict) changes."""
+    here = Path(environment.__file__).parent
+    copies = []
+    for name in environment._VERDICT_FILES:
+        copy = tmp_path / name
+        copy.write_bytes((here / name).read_bytes())
+        copies.append(copy)
+    before = environment._digest_files(copies)
+    assert before == environment._digest_files([here / n for n in environment._VERDICT_FILES])
+    judge = tmp_path / "judge.py"
+    judge.write_text(judge.read_text() + "\n# changed\n")
+    assert environment._digest_files(copies) != before
+    assert "re2-" in environment_fingerprint()["harness"]
 
 
 def test_the_unsafe_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
