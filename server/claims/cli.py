@@ -51,8 +51,13 @@ def queue(limit: int, database: str | None) -> None:
 @click.option("--summary", required=True, help="What the review found (at most 1,200 characters).")
 @click.option("--caveats", default="", help="Scope caveats.")
 @click.option("--reviewer", default=None, help="Who reviewed (default: the local learner).")
-@click.option("--checked", "checked", multiple=True, metavar="SOURCE",
-              help="A support link whose locator you read at that place (repeatable).")
+@click.option(
+    "--checked",
+    "checked",
+    multiple=True,
+    metavar="SOURCE",
+    help="A support link whose locator you read at that place (repeatable).",
+)
 @click.option("--supersedes", type=int, default=None, help="Id of the review this one corrects.")
 @database_option
 def add(

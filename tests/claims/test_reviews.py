@@ -7,10 +7,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from server.app import create_app
 from server.db import unit_of_work
 from server.ingest.service import ingest
 from server.objects.serialize import BOUNDED_REVIEW, NO_SUBSTANTIVE_REVIEW
-from server.app import create_app
 from tests.conftest import FIXTURES, LOOPBACK, make_settings
 from tests.people.helpers import add_people, bearer, team_app
 
@@ -44,9 +44,7 @@ def test_a_learner_may_not_review_and_a_reviewer_may(database_url: str) -> None:
         review = created.json()
         assert review["reviewer"] == "rita" and review["date"] != "1999-01-01"
         assert review["origin"] == "api" and review["reviewed_at"]
-        assert review["support"] == [
-            {"source": SOURCE, "checked": True, "stance": "supports"}
-        ]
+        assert review["support"] == [{"source": SOURCE, "checked": True, "stance": "supports"}]
         assert post_review(client, BETA, SUPPORTED, headers=bearer(tokens["ed"])).status_code == 201
         claim = client.get(f"/api/objects/{ALPHA}").json()
     assert claim["verdict"] == "supported" and claim["substantive"] is True
