@@ -54,6 +54,8 @@ def downgrade() -> None:
         batch_op.drop_column('supersedes')
         batch_op.drop_column('support')
 
+    # The older schema knows no revocation: a revoked account keeps its row but loses its token.
+    op.execute(sa.text("UPDATE user_account SET token_hash = NULL WHERE revoked_at IS NOT NULL"))
     with op.batch_alter_table('user_account', schema=None) as batch_op:
         batch_op.drop_column('revoked_at')
 
