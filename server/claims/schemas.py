@@ -21,6 +21,13 @@ class SupportCheck(BaseModel):
     checked: bool = Field(
         default=False, description="the cited text was read at the link's locator"
     )
+    link: int | None = Field(
+        default=None,
+        ge=0,
+        le=49,
+        description="which of the claim's support links (0-based), when a source is cited twice;"
+        " without it the check covers every link to that source",
+    )
     stance: Literal["supports", "contrasts", "mentions"] | None = Field(
         default=None, description="the stance found there (default: the link's own)"
     )

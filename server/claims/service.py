@@ -50,26 +50,32 @@ def as_source_key(value: str) -> str:
 
 
 def _support_checks(session: Session, claim: Claim, body: NewReview) -> list[dict[str, Any]]:
-    links = {
-        s.source_key: s
-        for s in session.exec(select(ClaimSupport).where(col(ClaimSupport.claim_key) == claim.key))
-    }
+    links = list(
+        session.exec(
+            select(ClaimSupport)
+            .where(col(ClaimSupport.claim_key) == claim.key)
+            .order_by(col(ClaimSupport.position))
+        )
+    )
     checks: list[dict[str, Any]] = []
     for i, item in enumerate(body.support):
-        key = as_source_key(item.source)
-        if key not in links:
+        key, loc = as_source_key(item.source), ["body", "support", str(i)]
+        mine = [n for n, link in enumerate(links) if link.source_key == key]
+        if not mine:
             raise InvalidInput(
                 f"'{item.source}' is not a support link of '{claim.key}'",
-                [{"loc": ["body", "support", str(i), "source"], "links": sorted(links)}],
+                [{"loc": [*loc, "source"], "links": sorted({s.source_key for s in links})}],
             )
-        if any(c["source"] == key for c in checks):
+        if item.link is not None and item.link not in mine:
             raise InvalidInput(
-                f"support link '{key}' is named twice",
-                [{"loc": ["body", "support", str(i), "source"]}],
+                f"support link {item.link} of '{claim.key}' does not cite '{key}'",
+                [{"loc": [*loc, "link"], "links of that source": mine}],
             )
-        checks.append(
-            {"source": key, "checked": item.checked, "stance": item.stance or links[key].stance}
-        )
+        same_source = [c["link"] for c in checks if c["source"] == key]
+        if any(None in (link, item.link) or link == item.link for link in same_source):
+            raise InvalidInput(f"support link '{key}' is named twice", [{"loc": [*loc, "source"]}])
+        stance = item.stance or links[item.link if item.link is not None else mine[0]].stance
+        checks.append({"source": key, "link": item.link, "checked": item.checked, "stance": stance})
     return checks
 
 

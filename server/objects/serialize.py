@@ -123,6 +123,18 @@ def review_badge(latest: ClaimReview | None) -> dict[str, Any]:
     return {"verdict": verdict, "substantive": substantive, "label": label, "notice": notice}
 
 
+def link_checks(
+    support: list[ClaimSupport], checks: list[dict[str, Any]]
+) -> list[dict[str, Any] | None]:
+    """Per support link, the review's check of it: named by its index, or by its source."""
+    found: list[dict[str, Any] | None] = []
+    for i, link in enumerate(support):
+        exact = [c for c in checks if c.get("link") == i and c.get("source") == link.source_key]
+        whole = [c for c in checks if c.get("link") is None and c.get("source") == link.source_key]
+        found.append(exact[0] if exact else whole[0] if whole else None)
+    return found
+
+
 def claim_json(
     row: Claim, support: list[ClaimSupport], reviews: list[ClaimReview]
 ) -> dict[str, Any]:
@@ -131,7 +143,7 @@ def claim_json(
     superseded: dict[int | None, int | None] = {
         r.supersedes: r.id for r in reviews if r.supersedes is not None
     }
-    checks = {c.get("source"): c for c in latest.support} if latest else {}
+    checks = latest.support if latest else []
     badge = review_badge(latest)
     return {
         **base("claim", row.key),
@@ -143,10 +155,10 @@ def claim_json(
                 "stance": s.stance,
                 "locator": s.locator,
                 # read at its locator: as authored, or by the latest review
-                "checked": s.checked or bool(checks.get(s.source_key, {}).get("checked")),
-                "latest_review_check": checks.get(s.source_key),
+                "checked": s.checked or bool(check and check["checked"]),
+                "latest_review_check": check,
             }
-            for s in support
+            for s, check in zip(support, link_checks(support, checks), strict=True)
         ],
         "verdict": badge["verdict"],
         "substantive": badge["substantive"],

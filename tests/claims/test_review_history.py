@@ -105,7 +105,7 @@ def test_the_reviews_command_prints_the_queue_and_adds_reviews(
         latest = session.exec(select(ClaimReview).order_by(col(ClaimReview.id).desc())).first()
     assert latest is not None and latest.origin == "cli" and latest.caveats == "1-D only"
     assert latest.support == [
-        {"source": "source:smith-2020-example", "checked": True, "stance": "supports"}
+        {"source": "source:smith-2020-example", "link": None, "checked": True, "stance": "supports"}
     ]
 
 

@@ -44,7 +44,9 @@ def test_a_learner_may_not_review_and_a_reviewer_may(database_url: str) -> None:
         review = created.json()
         assert review["reviewer"] == "rita" and review["date"] != "1999-01-01"
         assert review["origin"] == "api" and review["reviewed_at"]
-        assert review["support"] == [{"source": SOURCE, "checked": True, "stance": "supports"}]
+        assert review["support"] == [
+            {"source": SOURCE, "link": None, "checked": True, "stance": "supports"}
+        ]
         assert post_review(client, BETA, SUPPORTED, headers=bearer(tokens["ed"])).status_code == 201
         claim = client.get(f"/api/objects/{ALPHA}").json()
     assert claim["verdict"] == "supported" and claim["substantive"] is True
@@ -236,3 +238,28 @@ def verified_part(prompt: dict[str, object]) -> list[str]:
     verified = prompt["verified"]
     assert isinstance(verified, list)
     return [e["why"] for e in verified if e["key"] == BETA]
+
+
+def test_a_source_cited_twice_is_checked_per_link(bundled_client: TestClient) -> None:
+    client = bundled_client
+    key = "claim:generative-models/normalizing-flows/rezende-definition"
+    source = "rezende-2015-normalizing-flows"
+    before = client.get(f"/api/objects/{key}").json()["support"]
+    assert [s["checked"] for s in before] == [False, True]  # section 3 not yet read, abstract read
+    body = {"verdict": "supported", "summary": "Eq. (5)-(7) state it."}
+    one = {**body, "support": [{"source": source, "link": 0, "checked": True}]}
+    assert post_review(client, key, one).status_code == 201
+    support = client.get(f"/api/objects/{key}").json()["support"]
+    assert [s["checked"] for s in support] == [True, True]
+    assert support[0]["latest_review_check"]["link"] == 0
+    assert support[1]["latest_review_check"] is None
+    wrong = post_review(client, key, {**body, "support": [{"source": source, "link": 7}]})
+    assert wrong.status_code == 422
+    twice = [{"source": source}, {"source": source, "link": 1}]
+    assert post_review(client, key, {**body, "support": twice}).status_code == 422
+    both = [{"source": source, "link": 0, "checked": False}, {"source": source, "link": 1}]
+    assert (
+        post_review(client, key, {**body, "verdict": "bounded", "support": both}).status_code == 201
+    )
+    support = client.get(f"/api/objects/{key}").json()["support"]
+    assert [s["checked"] for s in support] == [False, True]  # as authored again
