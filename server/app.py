@@ -102,16 +102,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def include_routers(app: FastAPI) -> None:
+    from server.claims.routes import router as claims
     from server.concepts.routes import router as concepts
     from server.demos.routes import router as demos
     from server.health import router as health
     from server.objects.routes import router as objects
     from server.pages.routes import router as pages
+    from server.people.routes import pages as login_pages
+    from server.people.routes import router as people
     from server.tutor.routes import router as prompts
     from server.witnesses.routes import router as witnesses
 
     # prompts before objects: /api/objects/{key}/prompt must win over /api/objects/{key}
-    for router in (health, concepts, prompts, objects, demos, witnesses, pages):
+    routers = (health, concepts, prompts, objects, claims, demos, witnesses, people, pages)
+    for router in (*routers, login_pages):
         app.include_router(router)
     static = Path(__file__).resolve().parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")

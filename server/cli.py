@@ -56,6 +56,8 @@ class ReadingRoomGroup(click.Group):
     lazy_commands: ClassVar[dict[str, str]] = {
         "prompt": "server.tutor.cli:prompt_command",
         "witness": "server.witnesses.cli:witness_group",
+        "users": "server.people.cli:users_group",
+        "reviews": "server.claims.cli:reviews_group",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -103,10 +105,17 @@ def serve(host: str | None, port: int | None, content: Path | None, database: st
     from server.app import create_app
 
     settings = settings_for(database, host=host, port=port, content_dir=content)
-    if settings.mode == "local" and settings.host not in ("127.0.0.1", "localhost", "::1"):
+    loopback = settings.host in ("127.0.0.1", "localhost", "::1")
+    if settings.mode == "local" and not loopback:
+        fail(
+            f"local mode has no login: serving on {settings.host} would let anyone who can reach "
+            "this machine read and write as the local learner; bind 127.0.0.1, or set "
+            "READINGROOM_MODE=team and add accounts with `readingroom users add`"
+        )
+    if settings.mode == "team" and not loopback:
         click.echo(
-            f"warning: local mode has no login; serving on {settings.host} lets anyone who can "
-            "reach this machine read and write as the local learner",
+            f"warning: team mode on {settings.host} without https: tokens and session cookies "
+            "cross the network in clear; serve it behind an https reverse proxy",
             err=True,
         )
     app = create_app(settings)

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     mode: Literal["local", "team"] = "local"
+    # Team mode: how long a page session (the login cookie) lasts.
+    session_hours: float = 336.0
     # Witness sandbox: wall time per run and whether unconfined runs are allowed.
     witness_timeout_s: float = 10.0
     unsafe_unconfined_witnesses: bool = False

@@ -191,6 +191,10 @@ class ClaimReview(SQLModel, table=True):
     origin: str = Field(default="content", max_length=20)
     fingerprint: str = Field(default="", max_length=64, index=True)
     created_at: datetime = Field(default_factory=utcnow)
+    # Per support link, what the reviewer did: [{"source", "checked", "stance"}].
+    support: list[dict[str, Any]] = Field(default_factory=list, sa_column=json_column())
+    # The review of the same claim this one corrects (history is never rewritten).
+    supersedes: int | None = Field(default=None)
 
 
 class Misconception(SQLModel, table=True):
@@ -245,6 +249,30 @@ class User(SQLModel, table=True):
     role: str = Field(max_length=20)
     token_hash: str | None = Field(default=None, max_length=128, unique=True)
     created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+class UserSession(SQLModel, table=True):
+    """A page session: only the digest of the cookie's random value is stored."""
+
+    __tablename__ = "user_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=128, unique=True)
+    user_name: str = Field(max_length=100, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed logins per scope (``name:...`` or ``client:...``), shared by every worker."""
+
+    __tablename__ = "login_throttle"
+
+    scope: str = Field(primary_key=True, max_length=200)
+    failures: int = 0
+    blocked_until: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 class Note(SQLModel, table=True):

@@ -84,24 +84,67 @@ def source_json(row: Source, grounds: str | None = None) -> dict[str, Any]:
     return data
 
 
-def review_json(row: ClaimReview) -> dict[str, Any]:
+NO_SUBSTANTIVE_REVIEW = (
+    "Claims without a substantive review badge still need exact source-support review"
+)
+BOUNDED_REVIEW = "A bounded review summary is present; still check caveats and exact source scope"
+
+
+def review_json(row: ClaimReview, superseded_by: int | None = None) -> dict[str, Any]:
     return {
         "id": row.id,
+        "claim": row.claim_key,
         "verdict": row.verdict,
         "substantive": row.verdict in SUBSTANTIVE_VERDICTS,
         "reviewer": row.reviewer,
         "date": row.reviewed_on.isoformat(),
+        "reviewed_at": row.created_at.isoformat() if row.origin != "content" else None,
         "summary": row.summary,
         "caveats": row.caveats,
+        "support": row.support,
+        "supersedes": row.supersedes,
+        "superseded_by": superseded_by,
         "origin": row.origin,
     }
+
+
+def review_badge(latest: ClaimReview | None) -> dict[str, Any]:
+    """The claim's badge: its latest verdict, and the seed's wording when it is not substantive."""
+    verdict = latest.verdict if latest else "unreviewed"
+    substantive = verdict in SUBSTANTIVE_VERDICTS
+    if substantive:
+        assert latest is not None
+        notice = None
+        label = f"{verdict}: substantive review by {latest.reviewer}, {latest.reviewed_on}"
+    elif verdict == "bounded":
+        notice, label = BOUNDED_REVIEW, "bounded review"
+    else:
+        notice, label = NO_SUBSTANTIVE_REVIEW, "no substantive review"
+    return {"verdict": verdict, "substantive": substantive, "label": label, "notice": notice}
+
+
+def link_checks(
+    support: list[ClaimSupport], checks: list[dict[str, Any]]
+) -> list[dict[str, Any] | None]:
+    """Per support link, the review's check of it: named by its index, or by its source."""
+    found: list[dict[str, Any] | None] = []
+    for i, link in enumerate(support):
+        exact = [c for c in checks if c.get("link") == i and c.get("source") == link.source_key]
+        whole = [c for c in checks if c.get("link") is None and c.get("source") == link.source_key]
+        found.append(exact[0] if exact else whole[0] if whole else None)
+    return found
 
 
 def claim_json(
     row: Claim, support: list[ClaimSupport], reviews: list[ClaimReview]
 ) -> dict[str, Any]:
+    """``reviews`` in history order (date, then id): the last one is the latest."""
     latest = reviews[-1] if reviews else None
-    verdict = latest.verdict if latest else "unreviewed"
+    superseded: dict[int | None, int | None] = {
+        r.supersedes: r.id for r in reviews if r.supersedes is not None
+    }
+    checks = latest.support if latest else []
+    badge = review_badge(latest)
     return {
         **base("claim", row.key),
         "concept": row.concept_key,
@@ -111,14 +154,17 @@ def claim_json(
                 "source": s.source_key,
                 "stance": s.stance,
                 "locator": s.locator,
-                "checked": s.checked,
+                # read at its locator: as authored, or by the latest review
+                "checked": s.checked or bool(check and check["checked"]),
+                "latest_review_check": check,
             }
-            for s in support
+            for s, check in zip(support, link_checks(support, checks), strict=True)
         ],
-        "verdict": verdict,
-        "substantive": verdict in SUBSTANTIVE_VERDICTS,
-        "latest_review": review_json(latest) if latest else None,
-        "reviews": [review_json(r) for r in reviews],
+        "verdict": badge["verdict"],
+        "substantive": badge["substantive"],
+        "badge": badge,
+        "latest_review": review_json(latest, superseded.get(latest.id)) if latest else None,
+        "reviews": [review_json(r, superseded.get(r.id)) for r in reviews],
     }
 
 

@@ -1,0 +1,64 @@
+"""Claim routes: the review history (append-only), new reviews, the queue, claims by source."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+
+from server.claims import service
+from server.claims.schemas import NewReview
+from server.deps import SessionDep
+from server.objects.serialize import review_json
+from server.people.deps import Reviewer
+
+router = APIRouter(prefix="/api", tags=["claims"])
+
+Text = Annotated[str | None, Query(max_length=400)]
+
+
+@router.get("/claims", summary="Claims, filtered; needs=review is the review queue (oldest first)")
+def list_claims(
+    request: Request,
+    session: SessionDep,
+    needs: Annotated[str | None, Query(max_length=20, description="'review': the queue")] = None,
+    verdict: Annotated[str | None, Query(max_length=20)] = None,
+    source: Text = None,
+    concept: Text = None,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> dict[str, Any]:
+    filters = service.ClaimFilter(needs=needs, verdict=verdict, source=source, concept=concept)
+    data, count = service.list_claims(session, filters, limit, offset)
+    following = None
+    if offset + len(data) < count:
+        query = {k: v for k, v in request.query_params.items() if k not in ("offset", "limit")}
+        following = f"/api/claims?{urlencode({**query, 'limit': limit, 'offset': offset + limit})}"
+    return {"data": data, "count": count, "limit": limit, "offset": offset, "next": following}
+
+
+@router.post(
+    "/claims/{key:path}/reviews",
+    status_code=201,
+    summary="Add a review (reviewers, editors, admins); reviewer and time come from the account",
+)
+def add_review(key: str, body: NewReview, session: SessionDep, person: Reviewer) -> dict[str, Any]:
+    review = service.add_review(session, key, body, person)
+    return review_json(review)
+
+
+@router.get("/claims/{key:path}/reviews/{review_id}", summary="One review of a claim")
+def get_review(key: str, review_id: int, session: SessionDep) -> dict[str, Any]:
+    return service.review_detail(session, key, review_id)
+
+
+@router.get("/claims/{key:path}/reviews", summary="A claim's review history, oldest first")
+def list_reviews(key: str, session: SessionDep) -> dict[str, Any]:
+    data = service.reviews_of(session, key)
+    return {"data": data, "count": len(data)}
+
+
+@router.get("/sources/{source_id}", summary="A source and the claims that cite it, by stance")
+def get_source(source_id: str, session: SessionDep) -> dict[str, Any]:
+    return service.source_with_claims(session, source_id)
