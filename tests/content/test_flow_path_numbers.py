@@ -1,0 +1,128 @@
+"""Numbers stated on the flow-path concept pages are what the kernels compute.
+
+Every log-density a demo caption, a practice hint or a witness's expected output states is
+recomputed here from the flow spec with the embedded kernels, and the text must still state it.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from server.kernels import build
+
+CONTENT = Path(__file__).resolve().parents[2] / "content"
+
+NORMAL_2D = {"type": "chain", "dim": 2, "base": {"type": "normal"}}
+TANH_1D = {"type": "chain", "dim": 1, "base": {"type": "normal"}, "layers": [{"type": "tanh"}]}
+AFFINE_TANH = {
+    **NORMAL_2D,
+    "layers": [
+        {"type": "affine", "A": [[0.8, 0.3], [-0.2, 0.6]], "b": [0.2, -0.1]},
+        {"type": "tanh"},
+    ],
+}
+TANH_2D = {**NORMAL_2D, "layers": [{"type": "tanh"}]}
+
+
+@cache
+def front_matter(page: str) -> dict[str, Any]:
+    text = (CONTENT / f"{page}.md").read_text(encoding="utf-8")
+    front: dict[str, Any] = yaml.safe_load(text.split("\n---\n", 1)[0].removeprefix("---\n"))
+    return front
+
+
+def demo(page: str, demo_id: str) -> dict[str, Any]:
+    return next(d for d in front_matter(page)["demos"] if d["id"] == demo_id)
+
+
+def witness(page: str, witness_id: str) -> dict[str, Any]:
+    return next(w for w in front_matter(page)["witnesses"] if w["id"] == witness_id)
+
+
+def log_prob(spec: dict[str, Any], point: tuple[float, ...]) -> float:
+    return float(build(spec).log_prob(np.array([point]))[0])
+
+
+def stated(text: str, value: float, digits: int) -> None:
+    formatted = f"{value:.{digits}f}"
+    assert formatted in text, f"the text no longer states {formatted}"
+
+
+@pytest.mark.parametrize(
+    ("page", "demo_id", "point", "value"),
+    [
+        ("probability/change-of-variables", "shrink-half", (0.0, 0.0), -0.452),
+        ("probability/change-of-variables", "affine-then-tanh", (0.3, -0.4), -1.095),
+        ("probability/change-of-variables", "tanh-squash", (0.0, 0.0), -1.838),
+        ("probability/change-of-variables", "tanh-squash", (0.9, 0.0), -1.261),
+        ("probability/change-of-variables", "tanh-squash", (0.9, 0.9), -0.684),
+    ],
+)
+def test_caption_log_density_matches_the_kernel(
+    page: str, demo_id: str, point: tuple[float, float], value: float
+) -> None:
+    state = demo(page, demo_id)
+    stated(state["caption"], value, 3)
+    assert log_prob(state["spec"], point) == pytest.approx(value, abs=5e-4)
+
+
+def test_change_of_variables_caption_terms() -> None:
+    """The affine-then-tanh caption splits -1.095 into a base term and a volume term."""
+    state = demo("probability/change-of-variables", "affine-then-tanh")
+    z, log_volume = build(state["spec"]).inverse(np.array([[0.3, -0.4]]))
+    base = -0.5 * float(z[0] @ z[0]) - np.log(2 * np.pi)
+    caption = state["caption"]
+    assert np.round(z[0], 3).tolist() == [0.301, -0.439]
+    stated(caption, base, 3)
+    assert "z = (0.301, -0.439)" in caption
+    assert f"+{log_volume[0]:.3f}" in caption
+    shrink = demo("probability/change-of-variables", "shrink-half")
+    _, shrink_volume = build(shrink["spec"]).inverse(np.zeros((1, 2)))
+    assert shrink_volume[0] == pytest.approx(2 * np.log(2))
+    stated(shrink["caption"], float(shrink_volume[0]), 3)
+
+
+def test_change_of_variables_hints() -> None:
+    hints = " ".join(front_matter("probability/change-of-variables")["practice"]["hints"])
+    stated(hints, log_prob(TANH_2D, (0.0, 0.0)), 3)
+    stated(hints, log_prob(TANH_2D, (0.9, 0.0)), 3)
+    z = np.arctanh(0.9)
+    stated(hints, z, 3)
+    stated(hints, -0.5 * z * z - np.log(2 * np.pi), 3)
+    stated(hints, -np.log(1 - 0.81), 3)
+
+
+@pytest.mark.parametrize(
+    ("witness_id", "spec", "point", "line"),
+    [
+        ("affine-tanh-density", AFFINE_TANH, (0.3, -0.4), "log p_X(x): {:.4f}"),
+        ("forgotten-jacobian", TANH_1D, (0.5,), "log p_X(0.5): {:.4f}"),
+    ],
+)
+def test_change_of_variables_witness_output(
+    witness_id: str, spec: dict[str, Any], point: tuple[float, ...], line: str
+) -> None:
+    expected = witness("probability/change-of-variables", witness_id)["checks"][0]["expected"]
+    assert line.format(log_prob(spec, point)) in expected.splitlines()
+
+
+def test_affine_tanh_witness_terms() -> None:
+    expected = witness("probability/change-of-variables", "affine-tanh-density")["checks"][0]
+    z, log_volume = build(AFFINE_TANH).inverse(np.array([[0.3, -0.4]]))
+    lines = expected["expected"].splitlines()
+    assert f"log|det J_f(z)|: {-log_volume[0]:.4f}" in lines
+    assert f"log p_Z(z): {-0.5 * float(z[0] @ z[0]) - np.log(2 * np.pi):.4f}" in lines
+
+
+def test_forgotten_jacobian_masses() -> None:
+    """Without the factor, the mass is E[1 - tanh^2 z] under N(0, 1), not 1."""
+    expected = witness("probability/change-of-variables", "forgotten-jacobian")["checks"][0]
+    nodes, weights = np.polynomial.hermite_e.hermegauss(80)
+    naive = float(np.sum(weights * (1 - np.tanh(nodes) ** 2)) / np.sqrt(2 * np.pi))
+    assert f"mass without it: {naive:.4f}" in expected["expected"].splitlines()
