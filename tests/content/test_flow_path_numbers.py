@@ -62,6 +62,10 @@ def stated(text: str, value: float, digits: int) -> None:
         ("probability/change-of-variables", "tanh-squash", (0.0, 0.0), -1.838),
         ("probability/change-of-variables", "tanh-squash", (0.9, 0.0), -1.261),
         ("probability/change-of-variables", "tanh-squash", (0.9, 0.9), -0.684),
+        ("probability/kl-divergence", "forward-fit", (0.0, 0.0), -1.868),
+        ("probability/kl-divergence", "forward-fit", (2.0, 0.0), -2.339),
+        ("probability/kl-divergence", "reverse-fit", (2.0, 0.0), -0.452),
+        ("probability/kl-divergence", "reverse-fit", (-2.0, 0.0), -32.452),
     ],
 )
 def test_caption_log_density_matches_the_kernel(
@@ -126,3 +130,63 @@ def test_forgotten_jacobian_masses() -> None:
     nodes, weights = np.polynomial.hermite_e.hermegauss(80)
     naive = float(np.sum(weights * (1 - np.tanh(nodes) ** 2)) / np.sqrt(2 * np.pi))
     assert f"mass without it: {naive:.4f}" in expected["expected"].splitlines()
+
+
+def two_mode_target_log_density(point: tuple[float, float]) -> float:
+    """The KL page's target: modes at (-2, 0) and (2, 0), standard deviation 0.5, equal weights."""
+    modes = [
+        {**NORMAL_2D, "layers": [{"type": "affine", "A": [[0.5, 0], [0, 0.5]], "b": [c, 0.0]}]}
+        for c in (-2.0, 2.0)
+    ]
+    left, right = (log_prob(mode, point) for mode in modes)
+    return float(np.logaddexp(left, right) - np.log(2))
+
+
+def test_kl_captions_state_the_target_and_the_divergence() -> None:
+    forward = demo("probability/kl-divergence", "forward-fit")["caption"]
+    reverse = demo("probability/kl-divergence", "reverse-fit")["caption"]
+    stated(forward, two_mode_target_log_density((0.0, 0.0)), 3)
+    stated(reverse, two_mode_target_log_density((2.0, 0.0)), 3)
+    stated(reverse, np.log(2), 3)
+    # The forward fit is moment matching: variance 0.5^2 + 2^2 along x.
+    fit_x = demo("probability/kl-divergence", "forward-fit")["spec"]["layers"][0]["A"][0][0]
+    assert fit_x == round(float(np.sqrt(0.25 + 4.0)), 3)
+
+
+def gaussian_kl(m0: Any, s0: Any, m1: Any, s1: Any) -> float:
+    inv = np.linalg.inv(s1)
+    d = np.asarray(m1) - np.asarray(m0)
+    logdet = np.log(np.linalg.det(s1) / np.linalg.det(s0))
+    return float(0.5 * (np.trace(inv @ s0) + d @ inv @ d - len(d) + logdet))
+
+
+def test_kl_asymmetry_numbers() -> None:
+    expected = witness("probability/kl-divergence", "gaussian-kl-asymmetry")["checks"]
+    lines = expected[0]["expected"].splitlines()
+    q_spec = expected[1]["kernel"]["spec"]
+    a = np.array(q_spec["layers"][0]["A"])
+    m = np.array(q_spec["layers"][0]["b"])
+    forward = gaussian_kl(np.zeros(2), np.eye(2), m, a @ a.T)
+    reverse = gaussian_kl(m, a @ a.T, np.zeros(2), np.eye(2))
+    assert f"KL(p||q) closed form: {forward:.4f}" in lines
+    assert f"KL(q||p) closed form: {reverse:.4f}" in lines
+    assert f"log q(1, 0.5): {log_prob(q_spec, (1.0, 0.5)):.4f}" in lines
+    claims = {c["id"]: c["text"] for c in front_matter("probability/kl-divergence")["claims"]}
+    stated(claims["nonnegative-not-symmetric"], forward, 3)
+    stated(claims["nonnegative-not-symmetric"], reverse, 3)
+    storyboard = " ".join(
+        c["feedback"] for c in front_matter("probability/kl-divergence")["storyboard"]["choices"]
+    )
+    stated(storyboard, forward, 3)
+    stated(storyboard, reverse, 3)
+
+
+def test_kl_hints_and_fits() -> None:
+    """The reverse fit on one mode costs log 2 when the modes barely overlap."""
+    page = front_matter("probability/kl-divergence")
+    hints = " ".join(page["practice"]["hints"])
+    stated(hints, np.log(2), 3)
+    stated(hints, np.sqrt(0.25 + 4.0), 2)
+    lines = witness("probability/kl-divergence", "mode-covering-vs-seeking")["checks"][0]
+    assert f"log 2: {np.log(2):.3f}" in lines["expected"]
+    assert f"moment matching sigma: {np.sqrt(0.25 + 4.0):.3f}" in lines["expected"]
