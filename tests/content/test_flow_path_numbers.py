@@ -66,6 +66,11 @@ def stated(text: str, value: float, digits: int) -> None:
         ("probability/kl-divergence", "forward-fit", (2.0, 0.0), -2.339),
         ("probability/kl-divergence", "reverse-fit", (2.0, 0.0), -0.452),
         ("probability/kl-divergence", "reverse-fit", (-2.0, 0.0), -32.452),
+        ("probability/variational-inference", "exact-posterior", (0.9, -0.3), -0.452),
+        ("probability/variational-inference", "correlated-posterior", (0.5, -0.5), -1.008),
+        ("probability/variational-inference", "correlated-posterior", (1.5, 0.5), -1.534),
+        ("probability/variational-inference", "mean-field-fit", (0.5, -0.5), -0.178),
+        ("probability/variational-inference", "mean-field-fit", (1.5, 0.5), -5.438),
     ],
 )
 def test_caption_log_density_matches_the_kernel(
@@ -190,3 +195,50 @@ def test_kl_hints_and_fits() -> None:
     lines = witness("probability/kl-divergence", "mode-covering-vs-seeking")["checks"][0]
     assert f"log 2: {np.log(2):.3f}" in lines["expected"]
     assert f"moment matching sigma: {np.sqrt(0.25 + 4.0):.3f}" in lines["expected"]
+
+
+VI = "probability/variational-inference"
+
+
+def test_vi_conjugate_model_numbers() -> None:
+    """Evidence N(x; 0, (4/3) I), posterior N(0.75 x, 0.25 I) for x = (1.2, -0.4)."""
+    x = np.array([1.2, -0.4])
+    scale = float(np.sqrt(4 / 3))
+    layer = {"type": "affine", "A": [[scale, 0.0], [0.0, scale]], "b": [0.0, 0.0]}
+    evidence = {**NORMAL_2D, "layers": [layer]}
+    log_evidence = log_prob(evidence, (1.2, -0.4))
+    lines = witness(VI, "elbo-gap-is-kl")["checks"][0]["expected"].splitlines()
+    assert f"log p(x): {log_evidence:.4f}" in lines
+    assert f"ELBO at the exact posterior: {log_evidence:.4f}" in lines
+    stated(demo(VI, "exact-posterior")["caption"], log_evidence, 3)
+    posterior = demo(VI, "exact-posterior")["spec"]["layers"][0]
+    assert posterior["b"] == pytest.approx((0.75 * x).tolist())
+    # KL(N(m, s^2 I) || N(mu, v I)) for the mismatched q, and ELBO = log p(x) - KL.
+    m, s, mu, v = np.array([0.5, 0.0]), 0.8, 0.75 * x, 0.25
+    kl = float(np.log(v / s**2) + s**2 / v - 1.0 + ((m - mu) ** 2).sum() / (2 * v))
+    assert f"KL(q || posterior): {kl:.4f}".rstrip("0") in lines
+    assert f"ELBO(q): {log_evidence - kl:.4f}" in lines
+    q_check = witness(VI, "elbo-gap-is-kl")["checks"][1]
+    assert q_check["kernel"]["spec"]["layers"][0]["b"] == m.tolist()
+
+
+def test_vi_mean_field_numbers() -> None:
+    sigma = np.array([[1.0, 0.9], [0.9, 1.0]])
+    width = float(1 / np.sqrt(np.linalg.inv(sigma)[0, 0]))
+    gap = float(-0.5 * np.log(1 - 0.81))
+    page = front_matter(VI)
+    hints = " ".join(page["practice"]["hints"])
+    stated(hints, width, 3)
+    stated(hints, gap, 3)
+    assert demo(VI, "mean-field-fit")["spec"]["layers"][0]["A"][0][0] == round(width, 3)
+    cholesky = np.linalg.cholesky(sigma)
+    assert demo(VI, "correlated-posterior")["spec"]["layers"][0]["A"][1] == [
+        0.9,
+        round(float(cholesky[1, 1]), 4),
+    ]
+    checks = witness(VI, "mean-field-shrinks")["checks"]
+    lines = checks[0]["expected"].splitlines()
+    assert f"1/sqrt(precision): {width:.4f}" in lines
+    assert f"log q(mu): {log_prob(checks[1]['kernel']['spec'], (0.5, -0.5)):.4f}" in lines
+    claims = {c["id"]: c["text"] for c in page["claims"]}
+    stated(claims["mean-field-underestimates-variance"], width, 3)
