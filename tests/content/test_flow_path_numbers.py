@@ -71,6 +71,10 @@ def stated(text: str, value: float, digits: int) -> None:
         ("probability/variational-inference", "correlated-posterior", (1.5, 0.5), -1.534),
         ("probability/variational-inference", "mean-field-fit", (0.5, -0.5), -0.178),
         ("probability/variational-inference", "mean-field-fit", (1.5, 0.5), -5.438),
+        ("generative-models/variational-autoencoders", "encoder-noise-flow", (0.6, 0.1), -0.228),
+        ("generative-models/variational-autoencoders", "encoder-noise-flow", (1.0, 0.0), -0.748),
+        ("generative-models/variational-autoencoders", "exact-posterior", (0.8106, 0.0851), -0.371),
+        ("generative-models/variational-autoencoders", "decoder-marginal", (1.0, 0.5), -2.324),
     ],
 )
 def test_caption_log_density_matches_the_kernel(
@@ -242,3 +246,64 @@ def test_vi_mean_field_numbers() -> None:
     assert f"log q(mu): {log_prob(checks[1]['kernel']['spec'], (0.5, -0.5)):.4f}" in lines
     claims = {c["id"]: c["text"] for c in page["claims"]}
     stated(claims["mean-field-underestimates-variance"], width, 3)
+
+
+VAE = "generative-models/variational-autoencoders"
+VAE_W = np.array([[1.0, 0.0], [0.5, 0.8]])
+
+
+def vae_elbo(mu: Any, sd: Any, x: Any) -> float:
+    """The linear VAE's ELBO in closed form: prior N(0, I), decoder N(W z, 0.25 I)."""
+    r = x - VAE_W @ mu
+    spread = float(np.trace(VAE_W @ np.diag(sd**2) @ VAE_W.T))
+    rec = -np.log(2 * np.pi * 0.25) - 0.5 * (r @ r + spread) / 0.25
+    kl = 0.5 * float(np.sum(mu**2 + sd**2 - 1.0 - np.log(sd**2)))  # the page's KL term
+    return float(rec - kl)
+
+
+def test_vae_linear_model_numbers() -> None:
+    """The demos' rounded specs are the exact posterior and marginal of the linear VAE."""
+    x = np.array([1.0, 0.5])
+    covariance = VAE_W @ VAE_W.T + 0.25 * np.eye(2)
+    precision = np.eye(2) + VAE_W.T @ VAE_W / 0.25
+    post_cov = np.linalg.inv(precision)
+    post_mean = post_cov @ VAE_W.T @ x / 0.25
+    marginal = demo(VAE, "decoder-marginal")["spec"]["layers"][0]
+    assert np.allclose(marginal["A"], np.linalg.cholesky(covariance), atol=5e-5)
+    posterior = demo(VAE, "exact-posterior")["spec"]["layers"][0]
+    assert np.allclose(posterior["A"], np.linalg.cholesky(post_cov), atol=5e-5)
+    assert np.allclose(posterior["b"], post_mean, atol=5e-5)
+    log_evidence = -0.5 * float(x @ np.linalg.solve(covariance, x)) - np.log(
+        2 * np.pi * np.sqrt(np.linalg.det(covariance))
+    )
+    elbo = vae_elbo(np.array([0.6, 0.1]), np.array([0.4, 0.5]), x)
+    lines = witness(VAE, "reparameterised-elbo")["checks"][0]["expected"].splitlines()
+    assert f"ELBO closed form: {elbo:.4f}" in lines
+    texts = " ".join(
+        [demo(VAE, d)["caption"] for d in ("exact-posterior", "decoder-marginal")]
+        + front_matter(VAE)["practice"]["hints"]
+    )
+    stated(texts, log_evidence, 3)
+    stated(texts, elbo, 3)
+    stated(texts, log_evidence - elbo, 3)
+    stated(demo(VAE, "exact-posterior")["caption"], post_mean[0], 3)
+    stated(demo(VAE, "exact-posterior")["caption"], post_mean[1], 3)
+    hints = " ".join(front_matter(VAE)["practice"]["hints"])
+    stated(hints, -np.log(0.4 * 0.5), 3)
+    stated(hints, log_prob(demo(VAE, "encoder-noise-flow")["spec"], (0.6, 0.1)), 3)
+
+
+def test_vae_estimator_variances() -> None:
+    """Pathwise 4 sigma^2 and score-function variance for f(z) = (z - 2)^2, mu = sigma = 0.5."""
+    mu, sigma = 0.5, 0.5
+    nodes, weights = np.polynomial.hermite_e.hermegauss(12)
+    weights = weights / weights.sum()
+    z = mu + sigma * nodes
+    score = (z - 2.0) ** 2 * (z - mu) / sigma**2
+    variance = float(weights @ (score - weights @ score) ** 2)
+    lines = witness(VAE, "pathwise-vs-score")["checks"][0]["expected"].splitlines()
+    assert f"exact gradient: {2 * (mu - 2):.1f}" in lines
+    assert f"pathwise mean, variance: {2 * (mu - 2):.1f} {4 * sigma**2:.1f}" in lines
+    assert f"score-function mean, variance: {2 * (mu - 2):.1f} {variance:.1f}" in lines
+    claims = {c["id"]: c["text"] for c in front_matter(VAE)["claims"]}
+    stated(claims["pathwise-lower-variance"], variance, 1)
