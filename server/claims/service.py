@@ -169,11 +169,12 @@ def list_claims(
     if filters.concept is not None:
         concept = filters.concept
         concept = concept if concept.startswith("concept:") else f"concept:{concept}"
+        parse_key(concept)  # 422 for anything that is not a concept key
         query = query.where(col(Claim.concept_key) == concept)
     if filters.source is not None:
-        linked = select(ClaimSupport.claim_key).where(
-            col(ClaimSupport.source_key) == as_source_key(filters.source)
-        )
+        source = as_source_key(filters.source)
+        parse_key(source)
+        linked = select(ClaimSupport.claim_key).where(col(ClaimSupport.source_key) == source)
         query = query.where(col(Claim.key).in_(linked))
     claims = list(session.exec(query))
     records = claims_for(session, claims)

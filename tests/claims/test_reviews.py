@@ -193,6 +193,12 @@ def test_claim_lists_filter_and_paginate(client: TestClient) -> None:
     assert client.get("/api/claims?needs=everything").status_code == 422
     assert client.get("/api/claims?limit=0").status_code == 422
     assert client.get("/api/claims?limit=5000").status_code == 422
+    for hostile in ({"source": "x\x00y"}, {"concept": "nope"}, {"source": "Bad Id"}):
+        assert client.get("/api/claims", params=hostile).status_code == 422, hostile
+    too_big = client.get(f"/api/claims/{ALPHA}/reviews/{2**63}")
+    assert too_big.status_code == 422
+    assert client.get(f"/api/claims/{ALPHA}/reviews/99999").status_code == 404
+    assert post_review(client, ALPHA, {**SUPPORTED, "supersedes": 2**40}).status_code == 422
 
 
 def test_a_source_lists_the_claims_citing_it_by_stance(client: TestClient) -> None:
