@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from server.claims import service
 from server.claims.schemas import MAX_ID, NewReview
@@ -43,8 +43,11 @@ def list_claims(
     status_code=201,
     summary="Add a review (reviewers, editors, admins); reviewer and time come from the account",
 )
-def add_review(key: str, body: NewReview, session: SessionDep, person: Reviewer) -> dict[str, Any]:
+def add_review(
+    key: str, body: NewReview, session: SessionDep, person: Reviewer, response: Response
+) -> dict[str, Any]:
     review = service.add_review(session, key, body, person)
+    response.headers["Location"] = f"/api/claims/{review.claim_key}/reviews/{review.id}"
     return review_json(review)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from server.claims.schemas import NewReview
@@ -115,7 +116,13 @@ def add_review(
         supersedes=body.supersedes,
     )
     session.add(review)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # another correction of the same review committed first
+        raise Conflict(
+            f"review {body.supersedes} was superseded by another review meanwhile",
+            [{"loc": ["body", "supersedes"]}],
+        ) from None
     bump_revision(session)
     return review
 

@@ -42,6 +42,7 @@ def test_a_learner_may_not_review_and_a_reviewer_may(database_url: str) -> None:
         created = post_review(client, ALPHA, body, headers=bearer(tokens["rita"]))
         assert created.status_code == 201, created.text
         review = created.json()
+        assert created.headers["location"] == f"/api/claims/{ALPHA}/reviews/{review['id']}"
         assert review["reviewer"] == "rita" and review["date"] != "1999-01-01"
         assert review["origin"] == "api" and review["reviewed_at"]
         assert review["support"] == [
