@@ -270,3 +270,20 @@ def test_a_source_cited_twice_is_checked_per_link(bundled_client: TestClient) ->
     )
     support = client.get(f"/api/objects/{key}").json()["support"]
     assert [s["checked"] for s in support] == [False, True]  # as authored again
+
+
+def test_the_queue_puts_the_claim_waiting_longest_first(client: TestClient) -> None:
+    from datetime import UTC, datetime
+
+    from server.models import ObjectKey
+
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    with unit_of_work(engine) as session:
+        row = session.get(ObjectKey, BETA)
+        assert row is not None
+        row.updated_at = datetime(2025, 1, 1, tzinfo=UTC)
+        session.add(row)
+    queue = client.get("/api/claims", params={"needs": "review"}).json()
+    assert [c["key"] for c in queue["data"]] == [BETA, ALPHA]
+    page = client.get("/api/claims", params={"needs": "review", "limit": 1, "offset": 1}).json()
+    assert [c["key"] for c in page["data"]] == [ALPHA] and page["next"] is None
