@@ -193,8 +193,9 @@ class ClaimReview(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     # Per support link, what the reviewer did: [{"source", "checked", "stance"}].
     support: list[dict[str, Any]] = Field(default_factory=list, sa_column=json_column())
-    # The review of the same claim this one corrects (history is never rewritten).
-    supersedes: int | None = Field(default=None)
+    # The review of the same claim this one corrects (history is never rewritten); a review is
+    # corrected at most once, so two reviewers racing to correct it cannot both win.
+    supersedes: int | None = Field(default=None, unique=True)
 
 
 class Misconception(SQLModel, table=True):

@@ -47,10 +47,12 @@ def upgrade() -> None:
             sa.Column('support', sa.JSON(), nullable=False, server_default=sa.text("'[]'"))
         )
         batch_op.add_column(sa.Column('supersedes', sa.Integer(), nullable=True))
+        batch_op.create_unique_constraint(batch_op.f('uq_claim_review_supersedes'), ['supersedes'])
 
 
 def downgrade() -> None:
     with op.batch_alter_table('claim_review', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('uq_claim_review_supersedes'), type_='unique')
         batch_op.drop_column('supersedes')
         batch_op.drop_column('support')
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from server.claims import service
-from server.claims.schemas import NewReview
+from server.claims.schemas import MAX_ID, NewReview
 from server.deps import SessionDep
 from server.objects.serialize import review_json
 from server.people.deps import Reviewer
@@ -43,13 +43,18 @@ def list_claims(
     status_code=201,
     summary="Add a review (reviewers, editors, admins); reviewer and time come from the account",
 )
-def add_review(key: str, body: NewReview, session: SessionDep, person: Reviewer) -> dict[str, Any]:
+def add_review(
+    key: str, body: NewReview, session: SessionDep, person: Reviewer, response: Response
+) -> dict[str, Any]:
     review = service.add_review(session, key, body, person)
+    response.headers["Location"] = f"/api/claims/{review.claim_key}/reviews/{review.id}"
     return review_json(review)
 
 
 @router.get("/claims/{key:path}/reviews/{review_id}", summary="One review of a claim")
-def get_review(key: str, review_id: int, session: SessionDep) -> dict[str, Any]:
+def get_review(
+    key: str, review_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep
+) -> dict[str, Any]:
     return service.review_detail(session, key, review_id)
 
 

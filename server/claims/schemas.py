@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 REVIEW_VERDICTS = ("bounded", "supported", "partial", "unsupported", "contested")
 MAX_SUMMARY_CHARS = 1200  # as for reviews written in content
 MAX_CAVEATS_CHARS = 1200
+MAX_ID = 2**31 - 1  # review ids fit the database's integer
 
 
 class SupportCheck(BaseModel):
@@ -42,7 +43,10 @@ class NewReview(BaseModel):
     caveats: str = Field(default="", max_length=MAX_CAVEATS_CHARS)
     support: list[SupportCheck] = Field(default_factory=list, max_length=50)
     supersedes: int | None = Field(
-        default=None, ge=1, description="id of the review of this claim that this one corrects"
+        default=None,
+        ge=1,
+        le=MAX_ID,
+        description="id of the review of this claim that this one corrects",
     )
 
     @field_validator("summary")

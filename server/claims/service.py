@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from server.claims.schemas import NewReview
@@ -115,7 +116,13 @@ def add_review(
         supersedes=body.supersedes,
     )
     session.add(review)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # another correction of the same review committed first
+        raise Conflict(
+            f"review {body.supersedes} was superseded by another review meanwhile",
+            [{"loc": ["body", "supersedes"]}],
+        ) from None
     bump_revision(session)
     return review
 
@@ -169,11 +176,12 @@ def list_claims(
     if filters.concept is not None:
         concept = filters.concept
         concept = concept if concept.startswith("concept:") else f"concept:{concept}"
+        parse_key(concept)  # 422 for anything that is not a concept key
         query = query.where(col(Claim.concept_key) == concept)
     if filters.source is not None:
-        linked = select(ClaimSupport.claim_key).where(
-            col(ClaimSupport.source_key) == as_source_key(filters.source)
-        )
+        source = as_source_key(filters.source)
+        parse_key(source)
+        linked = select(ClaimSupport.claim_key).where(col(ClaimSupport.source_key) == source)
         query = query.where(col(Claim.key).in_(linked))
     claims = list(session.exec(query))
     records = claims_for(session, claims)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 
 from server.deps import SessionDep, SettingsDep
+from server.models import User
 from server.pages.render import render_page
-from server.people import sessions, throttle
-from server.people.deps import CurrentPerson, cross_site_reason
+from server.people import accounts, sessions, throttle
+from server.people.deps import Admin, CurrentPerson, cross_site_reason
 from server.people.identity import Person
 from server.people.sessions import COOKIE_NAME
 
@@ -128,3 +130,39 @@ def log_out(request: Request, session: SessionDep) -> Response:
 @router.get("/api/me", summary="Who this request acts for: name, role, and the mode")
 def who_am_i(person: CurrentPerson, settings: SettingsDep) -> dict[str, Any]:
     return {"name": person.name, "role": person.role, "local": person.local, "mode": settings.mode}
+
+
+class NewAccount(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    role: Literal["learner", "reviewer", "editor", "admin"] = "learner"
+
+
+def account_json(user: User) -> dict[str, Any]:
+    return {
+        "name": user.name,
+        "role": user.role,
+        "created_at": user.created_at.isoformat(),
+        "revoked_at": user.revoked_at.isoformat() if user.revoked_at else None,
+    }
+
+
+AccountName = Annotated[str, Path(min_length=1, max_length=100)]
+
+
+@router.get("/api/users", summary="Every account (admins)")
+def list_accounts(session: SessionDep, _admin: Admin) -> dict[str, Any]:
+    data = [account_json(u) for u in accounts.list_accounts(session)]
+    return {"data": data, "count": len(data)}
+
+
+@router.post("/api/users", status_code=201, summary="Add an account; its token is shown once")
+def add_account(body: NewAccount, session: SessionDep, _admin: Admin) -> dict[str, Any]:
+    account = accounts.add_account(session, body.name, body.role)
+    user = accounts.active_account(session, account.name)
+    assert user is not None
+    return {**account_json(user), "token": account.token}
+
+
+@router.post("/api/users/{name}/revoke", summary="Revoke an account: its token and sessions end")
+def revoke_account(name: AccountName, session: SessionDep, _admin: Admin) -> dict[str, Any]:
+    return account_json(accounts.revoke_account(session, name))

@@ -14,7 +14,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from server.models import User, UserSession, utcnow
-from server.people.accounts import active_account
+from server.people.accounts import NAME_PATTERN, active_account
 from server.people.identity import Person, hash_token
 
 COOKIE_NAME = "readingroom_session"
@@ -26,7 +26,7 @@ def as_utc(moment: datetime) -> datetime:
 
 def verify_login(session: Session, name: str, token: str) -> User | None:
     """The active account ``name`` when ``token`` is its token (compared in constant time)."""
-    user = active_account(session, name)
+    user = active_account(session, name) if NAME_PATTERN.match(name) else None
     if user is None or user.token_hash is None:
         hmac.compare_digest(hash_token(token), hash_token(""))  # same work either way
         return None

@@ -8,6 +8,7 @@ Failures older than ``FORGET_AFTER`` are forgotten.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from datetime import datetime, timedelta
 
@@ -17,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from server.models import LoginThrottle, utcnow
+from server.people.accounts import NAME_PATTERN
 from server.people.sessions import as_utc
 
 FREE_FAILURES = 3
@@ -25,7 +27,11 @@ FORGET_AFTER = timedelta(hours=1)
 
 
 def scopes(name: str, client: str) -> list[str]:
-    return [f"name:{name.strip().lower()[:150]}", f"client:{client[:150]}"]
+    """The scopes of a login attempt; a name that no account could have is kept as a digest."""
+    name = name.strip().lower()
+    if not NAME_PATTERN.match(name):
+        name = "~" + hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()[:32]
+    return [f"name:{name}", f"client:{client[:150]}"]
 
 
 def delay_after(failures: int) -> float:

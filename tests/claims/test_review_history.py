@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from server.claims import service
@@ -135,3 +138,21 @@ def test_the_reviews_command_refuses_what_the_api_refuses(
     )  # fmt: skip
     assert code == 1 and "only reviewers, editors and admins" in out
     assert len(reviews(engine)) == 2
+
+
+def test_the_store_lets_a_review_be_corrected_only_once(engine: Engine) -> None:
+    def review(**extra: object) -> ClaimReview:
+        return ClaimReview(
+            claim_key=ALPHA, verdict="bounded", reviewer="r", reviewed_on=date(2026, 12, 1),
+            summary="s", origin="api", **extra,
+        )  # fmt: skip
+
+    with unit_of_work(engine) as session:
+        first = review()
+        session.add(first)
+        session.flush()
+        session.add(review(supersedes=first.id))
+    with pytest.raises(IntegrityError), unit_of_work(engine) as session:
+        session.add(review(supersedes=first.id))  # a racing second correction
+    with unit_of_work(engine) as session:  # while plain reviews (no supersedes) are many
+        session.add_all([review(), review()])

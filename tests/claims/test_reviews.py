@@ -42,6 +42,7 @@ def test_a_learner_may_not_review_and_a_reviewer_may(database_url: str) -> None:
         created = post_review(client, ALPHA, body, headers=bearer(tokens["rita"]))
         assert created.status_code == 201, created.text
         review = created.json()
+        assert created.headers["location"] == f"/api/claims/{ALPHA}/reviews/{review['id']}"
         assert review["reviewer"] == "rita" and review["date"] != "1999-01-01"
         assert review["origin"] == "api" and review["reviewed_at"]
         assert review["support"] == [
@@ -193,6 +194,12 @@ def test_claim_lists_filter_and_paginate(client: TestClient) -> None:
     assert client.get("/api/claims?needs=everything").status_code == 422
     assert client.get("/api/claims?limit=0").status_code == 422
     assert client.get("/api/claims?limit=5000").status_code == 422
+    for hostile in ({"source": "x\x00y"}, {"concept": "nope"}, {"source": "Bad Id"}):
+        assert client.get("/api/claims", params=hostile).status_code == 422, hostile
+    too_big = client.get(f"/api/claims/{ALPHA}/reviews/{2**63}")
+    assert too_big.status_code == 422
+    assert client.get(f"/api/claims/{ALPHA}/reviews/99999").status_code == 404
+    assert post_review(client, ALPHA, {**SUPPORTED, "supersedes": 2**40}).status_code == 422
 
 
 def test_a_source_lists_the_claims_citing_it_by_stance(client: TestClient) -> None:
@@ -263,3 +270,20 @@ def test_a_source_cited_twice_is_checked_per_link(bundled_client: TestClient) ->
     )
     support = client.get(f"/api/objects/{key}").json()["support"]
     assert [s["checked"] for s in support] == [False, True]  # as authored again
+
+
+def test_the_queue_puts_the_claim_waiting_longest_first(client: TestClient) -> None:
+    from datetime import UTC, datetime
+
+    from server.models import ObjectKey
+
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    with unit_of_work(engine) as session:
+        row = session.get(ObjectKey, BETA)
+        assert row is not None
+        row.updated_at = datetime(2025, 1, 1, tzinfo=UTC)
+        session.add(row)
+    queue = client.get("/api/claims", params={"needs": "review"}).json()
+    assert [c["key"] for c in queue["data"]] == [BETA, ALPHA]
+    page = client.get("/api/claims", params={"needs": "review", "limit": 1, "offset": 1}).json()
+    assert [c["key"] for c in page["data"]] == [ALPHA] and page["next"] is None

@@ -11,7 +11,7 @@ from server.db import make_engine, unit_of_work
 from server.models import User
 from server.people.identity import hash_token
 from tests.conftest import LOOPBACK
-from tests.people.helpers import bearer, team_app
+from tests.people.helpers import add_people, bearer, team_app
 
 
 def users(database_url: str, *args: str) -> tuple[int, str]:
@@ -70,3 +70,31 @@ def test_bearer_tokens_name_the_person_and_revoked_tokens_stop_at_once(database_
 def test_local_mode_acts_for_the_local_learner(client: TestClient) -> None:
     me = client.get("/api/me").json()
     assert me == {"name": "local", "role": "admin", "local": True, "mode": "local"}
+
+
+def test_only_admins_manage_accounts_through_the_api(database_url: str) -> None:
+    app = team_app(database_url)
+    with TestClient(app, client=LOOPBACK) as client:
+        tokens = add_people(app, ("ada", "admin"), ("ed", "editor"))
+        new = {"name": "lea", "role": "learner"}
+        assert client.post("/api/users", json=new).status_code == 401
+        editor = bearer(tokens["ed"])
+        assert client.get("/api/users", headers=editor).status_code == 403
+        assert client.post("/api/users", json=new, headers=editor).status_code == 403
+        assert client.post("/api/users/ada/revoke", headers=editor).status_code == 403
+        admin = bearer(tokens["ada"])
+        created = client.post("/api/users", json=new, headers=admin)
+        assert created.status_code == 201
+        lea = created.json()
+        assert lea["name"] == "lea" and lea["role"] == "learner" and lea["revoked_at"] is None
+        assert client.get("/api/me", headers=bearer(lea["token"])).json()["name"] == "lea"
+        listed = client.get("/api/users", headers=admin).json()
+        assert [u["name"] for u in listed["data"]] == ["ada", "ed", "lea"]
+        assert "token" not in str(listed)
+        assert client.post("/api/users", json=new, headers=admin).status_code == 409
+        bad = client.post("/api/users", json={"name": "x", "role": "owner"}, headers=admin)
+        assert bad.status_code == 422
+        revoked = client.post("/api/users/lea/revoke", headers=admin)
+        assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+        assert client.get("/api/me", headers=bearer(lea["token"])).status_code == 401
+        assert client.post("/api/users/nobody/revoke", headers=admin).status_code == 404

@@ -167,3 +167,10 @@ def test_the_wait_doubles_and_is_capped() -> None:
     waits = [throttle.delay_after(n) for n in range(1, free + 6)]
     assert waits == [0.0] * free + [1.0, 2.0, 4.0, 8.0, 16.0]
     assert throttle.delay_after(10_000) == throttle.MAX_DELAY_S
+
+
+def test_odd_login_names_fail_like_wrong_ones(database_url: str) -> None:
+    app = team_app(database_url)
+    with TestClient(app, client=LOOPBACK) as client:
+        for name in ("rita\x00", "' OR 1=1 --", "x" * 500, ""):
+            assert log_in(client, name, "token\x00").status_code == 401, name
