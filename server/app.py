@@ -105,13 +105,14 @@ def include_routers(app: FastAPI) -> None:
     from server.concepts.routes import router as concepts
     from server.demos.routes import router as demos
     from server.health import router as health
+    from server.notes.routes import router as notes
     from server.objects.routes import router as objects
     from server.pages.routes import router as pages
     from server.tutor.routes import router as prompts
     from server.witnesses.routes import router as witnesses
 
     # prompts before objects: /api/objects/{key}/prompt must win over /api/objects/{key}
-    for router in (health, concepts, prompts, objects, demos, witnesses, pages):
+    for router in (health, concepts, prompts, objects, notes, demos, witnesses, pages):
         app.include_router(router)
     static = Path(__file__).resolve().parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
