@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from server.config import Settings
-from server.errors import Moved, ReadingRoomError
+from server.errors import Moved, ReadingRoomError, error_responses
 from server.limits import BodyLimit
 from server.pagecache import PageCache, invalidate_on_commit
 from server.witnesses.background import start_background_check
@@ -113,7 +113,7 @@ def include_routers(app: FastAPI) -> None:
 
     # prompts before objects: /api/objects/{key}/prompt must win over /api/objects/{key}
     for router in (health, concepts, prompts, objects, notes, demos, witnesses, pages):
-        app.include_router(router)
+        app.include_router(router, responses=error_responses())  # the one error shape
     static = Path(__file__).resolve().parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
 

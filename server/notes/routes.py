@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel
 
 from server.deps import SessionDep
+from server.errors import error_responses as _errors
 from server.notes import service
 from server.notes.schemas import MAX_PAGE, NoteList, NoteOut, NoteWrite
 from server.people.deps import CurrentPerson
@@ -19,20 +19,6 @@ from server.people.deps import CurrentPerson
 router = APIRouter(prefix="/api", tags=["notes"])
 
 Kind = Literal["concept", "equation", "witness", "source", "claim", "misconception", "demo"]
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    details: list[Any]
-
-
-class ErrorBody(BaseModel):
-    error: ErrorDetail
-
-
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorBody} for status in statuses}
 
 
 @router.get(
@@ -78,7 +64,7 @@ def get_note(key: str, session: SessionDep, person: CurrentPerson) -> NoteOut:
     "/notes/{key:path}",
     summary="Create (version null) or update (the current version) your note on one object",
     response_model=NoteOut,
-    responses=_errors(401, 403, 404, 409, 410, 413, 422),
+    responses=_errors(400, 401, 403, 404, 409, 410, 413, 422),
 )
 def put_note(key: str, body: NoteWrite, session: SessionDep, person: CurrentPerson) -> NoteOut:
     return service.put_note(session, person.name, key, body)
