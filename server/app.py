@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from server.config import Settings
-from server.errors import Moved, ReadingRoomError
+from server.errors import Moved, ReadingRoomError, error_responses
 from server.limits import BodyLimit
 from server.pagecache import PageCache, invalidate_on_commit
 from server.witnesses.background import start_background_check
@@ -106,6 +106,7 @@ def include_routers(app: FastAPI) -> None:
     from server.concepts.routes import router as concepts
     from server.demos.routes import router as demos
     from server.health import router as health
+    from server.notes.routes import router as notes
     from server.objects.routes import router as objects
     from server.pages.routes import router as pages
     from server.people.routes import pages as login_pages
@@ -114,9 +115,9 @@ def include_routers(app: FastAPI) -> None:
     from server.witnesses.routes import router as witnesses
 
     # prompts before objects: /api/objects/{key}/prompt must win over /api/objects/{key}
-    routers = (health, concepts, prompts, objects, claims, demos, witnesses, people, pages)
+    routers = (health, concepts, prompts, objects, claims, notes, demos, witnesses, people, pages)
     for router in (*routers, login_pages):
-        app.include_router(router)
+        app.include_router(router, responses=error_responses())  # the one error shape
     static = Path(__file__).resolve().parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
 

@@ -54,6 +54,7 @@ class ReadingRoomGroup(click.Group):
     """
 
     lazy_commands: ClassVar[dict[str, str]] = {
+        "notes": "server.notes.cli:notes_group",
         "prompt": "server.tutor.cli:prompt_command",
         "witness": "server.witnesses.cli:witness_group",
         "users": "server.people.cli:users_group",

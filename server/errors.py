@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
+
 
 class ReadingRoomError(Exception):
     """Base of every error the service raises on purpose."""
@@ -88,3 +90,23 @@ class ContentError(ReadingRoomError):
 class SandboxUnavailable(ReadingRoomError):
     status_code = 503
     code = "sandbox_unavailable"
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: list[Any]
+
+
+class ErrorBody(BaseModel):
+    """The one error shape, as the OpenAPI document describes it."""
+
+    error: ErrorDetail
+
+
+ERROR_STATUSES = (400, 401, 403, 404, 409, 410, 413, 422)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these statuses (default: every status any API route may give)."""
+    return {status: {"model": ErrorBody} for status in statuses or ERROR_STATUSES}

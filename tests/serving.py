@@ -32,14 +32,25 @@ def get(url: str) -> tuple[int, dict[str, object]]:
 
 @contextmanager
 def serving(cwd: Path, *args: str) -> Iterator[str]:
+    with serving_process(cwd, *args) as (base, _process):
+        yield base
+
+
+@contextmanager
+def serving_process(
+    cwd: Path, *args: str, log: Path | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Like ``serving``, and hands out the process too (to kill it at a chosen moment);
+    ``log``, when given, collects the server's stderr (for a test to show when it fails)."""
     port = free_port()
+    log_file = log.open("ab") if log is not None else None
     env = {k: v for k, v in os.environ.items() if not k.startswith("READINGROOM_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "server.cli", "serve", "--port", str(port), *args],
         cwd=cwd,
         env={**env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log_file or subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -51,12 +62,15 @@ def serving(cwd: Path, *args: str) -> Iterator[str]:
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     stderr = process.stderr.read().decode() if process.stderr else ""
+                    stderr = log.read_text() if log is not None else stderr
                     raise AssertionError(f"serve did not start:\n{stderr}") from None
                 time.sleep(0.2)
-        yield base
+        yield base, process
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
         process.wait()
         if process.stderr:
             process.stderr.close()
+        if log_file is not None:
+            log_file.close()

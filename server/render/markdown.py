@@ -18,6 +18,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
+from server.errors import ReadingRoomError
 from server.render.math import LatexError, to_mathml
 
 SAFE_SCHEMES = ("http:", "https:", "mailto:")
@@ -103,6 +104,68 @@ def make_renderer() -> MarkdownIt:
 
 
 _RENDERER = make_renderer()
+
+
+def key_site_path(url: str) -> str | None:
+    """The site path of an in-site object key (``concept:a/b``), or None if ``url`` is not one."""
+    from server.keys import anchor_for, parse_key
+
+    try:
+        parsed = parse_key(url.strip())
+    except ReadingRoomError:
+        return None
+    if parsed.kind == "source":
+        return f"/api/objects/source:{parsed.path}"
+    page = f"/concepts/{parsed.concept_path}"
+    return page if parsed.kind == "concept" else f"{page}#{anchor_for(url.strip())}"
+
+
+def learner_link(url: str) -> bool:
+    """What a learner's note may link to: http(s), mailto, a site path or fragment, an object key.
+
+    Relative links are refused: a note is shown on many pages, so they would point elsewhere.
+    """
+    lowered = url.strip().lower()
+    if lowered.startswith("#") or (lowered.startswith("/") and not lowered.startswith("//")):
+        return "\\" not in lowered
+    return lowered.startswith(SAFE_SCHEMES) or key_site_path(url) is not None
+
+
+def _learner_link_open(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    token = tokens[idx]
+    href = str(token.attrGet("href") or "")
+    site_path = key_site_path(href)
+    if site_path is not None:
+        token.attrSet("href", site_path)
+    elif not learner_link(href):
+        token.attrSet("href", "#")
+    token.attrSet("rel", "nofollow noopener noreferrer")
+    return self.renderToken(tokens, idx, options, env)
+
+
+def make_learner_renderer() -> MarkdownIt:
+    """Learner Markdown: as authored Markdown, but links to keys become site paths, other
+    schemes and relative links are refused, and witness placements do nothing."""
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False}).use(dollarmath_plugin)
+    md.enable("table")
+    md.validateLink = learner_link  # type: ignore[method-assign]
+    md.add_render_rule("math_inline", _math(False))
+    md.add_render_rule("math_block", _math(True))
+    md.add_render_rule("fence", _fence)
+    md.add_render_rule("code_block", _fence)
+    md.add_render_rule("link_open", _learner_link_open)
+    md.add_render_rule("image", _image)
+    return md
+
+
+_LEARNER_RENDERER = make_learner_renderer()
+
+
+def render_learner_markdown(text: str) -> str:
+    """Safe HTML for a learner's note: raw HTML off, images off, links allow-listed."""
+    return str(_LEARNER_RENDERER.render(text, {}))
 
 
 def render_markdown(text: str, env: dict[str, Any] | None = None) -> str:

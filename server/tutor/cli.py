@@ -43,6 +43,11 @@ def _fail(message: str) -> NoReturn:
 )
 @click.option("--question", default=None, help="Ask this instead of the default open question.")
 @click.option(
+    "--learner",
+    default=None,
+    help="Whose note to show (default: the local learner in local mode, nobody in team mode).",
+)
+@click.option(
     "--database",
     "database",
     envvar="READINGROOM_DATABASE_URL",
@@ -50,7 +55,12 @@ def _fail(message: str) -> NoReturn:
     help="Database URL (default: READINGROOM_DATABASE_URL, then sqlite:///readingroom.db).",
 )
 def prompt_command(
-    key: str, mode: Mode, fmt: Format, question: str | None, database: str | None
+    key: str,
+    mode: Mode,
+    fmt: Format,
+    question: str | None,
+    learner: str | None,
+    database: str | None,
 ) -> None:
     """Print the grounded tutor-handoff prompt for the object KEY (kind:path).
 
@@ -67,10 +77,10 @@ def prompt_command(
             )
         with unit_of_work(engine, write=False) as session:
             try:
-                body = _build(session, settings, key, mode, fmt, question)
+                body = _build(session, settings, key, mode, fmt, question, learner)
             except Moved as moved:
                 click.echo(f"note: '{moved.old_key}' is now '{moved.new_key}'", err=True)
-                body = _build(session, settings, moved.new_key, mode, fmt, question)
+                body = _build(session, settings, moved.new_key, mode, fmt, question, learner)
     except ReadingRoomError as error:
         _fail(error.message)
     finally:
@@ -88,9 +98,15 @@ def _require_database_file(url: str) -> None:
 
 
 def _build(
-    session: Session, settings: Settings, key: str, mode: Mode, fmt: Format, question: str | None
+    session: Session,
+    settings: Settings,
+    key: str,
+    mode: Mode,
+    fmt: Format,
+    question: str | None,
+    learner: str | None,
 ) -> str | dict[str, Any]:
     return prompt_for_key(
         session, settings, key, mode=mode, fmt=fmt, question=question,
-        learner=learner_for(settings),
+        learner=learner or learner_for(settings),
     )  # fmt: skip

@@ -1,5 +1,8 @@
 """Prompt routes: ``GET /api/objects/{key}/prompt`` and ``POST /api/prompts``.
 
+A grounded prompt shows the note and next action of the person asking (the local learner,
+or the account of the request in team mode), never anyone else's.
+
 Include this router before the objects router: ``/api/objects/{key:path}`` would otherwise
 take ``.../prompt`` as part of the key.
 """
@@ -16,8 +19,9 @@ from server.deps import SessionDep, SettingsDep
 from server.errors import Moved, ReadingRoomError
 from server.keys import parse_key
 from server.objects.service import get_object
+from server.people.deps import CurrentPerson
 from server.tutor.prompt import Format, Mode
-from server.tutor.service import learner_for, prompt_for_key
+from server.tutor.service import prompt_for_key
 
 router = APIRouter(prefix="/api", tags=["prompts"])
 
@@ -69,6 +73,7 @@ def object_prompt(
     key: str,
     session: SessionDep,
     settings: SettingsDep,
+    person: CurrentPerson,
     mode: Mode = "grounded",
     format: Format = "text",
     question: Question = None,
@@ -78,7 +83,7 @@ def object_prompt(
         return get_object(session, key + "/prompt")
     body = prompt_for_key(
         session, settings, key, mode=mode, fmt=format, question=question,
-        learner=learner_for(settings),
+        learner=person.name,
     )  # fmt: skip
     return _response(body, format)
 
@@ -89,11 +94,15 @@ def object_prompt(
     response_model=None,
 )
 def object_prompt_with_options(
-    key: str, options: ObjectPromptOptions, session: SessionDep, settings: SettingsDep
+    key: str,
+    options: ObjectPromptOptions,
+    session: SessionDep,
+    settings: SettingsDep,
+    person: CurrentPerson,
 ) -> Response:
     body = prompt_for_key(
         session, settings, key, mode=options.mode, fmt=options.format,
-        question=options.question, evidence=options.evidence, learner=learner_for(settings),
+        question=options.question, evidence=options.evidence, learner=person.name,
     )  # fmt: skip
     return _response(body, options.format)
 
@@ -103,12 +112,13 @@ def object_prompt_with_options(
     summary="The prompt for any object, with a question and chosen evidence",
     response_model=None,
 )
-def create_prompt(request: PromptRequest, session: SessionDep, settings: SettingsDep) -> Response:
+def create_prompt(
+    request: PromptRequest, session: SessionDep, settings: SettingsDep, person: CurrentPerson
+) -> Response:
     try:
         body = prompt_for_key(
             session, settings, request.key, mode=request.mode, fmt=request.format,
-            question=request.question, evidence=request.evidence,
-            learner=learner_for(settings),
+            question=request.question, evidence=request.evidence, learner=person.name,
         )  # fmt: skip
     except Moved as moved:
         # Repeating this POST would move again: send it to the new key's own prompt route.
