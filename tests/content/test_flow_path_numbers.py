@@ -16,6 +16,7 @@ import yaml
 
 from server.kernels import build
 from server.kernels.errors import SpecError
+from server.kernels.linear import actnorm_from_data
 from server.kernels.planar import planar_u_hat
 from server.kernels.radial import radial_beta
 
@@ -82,6 +83,9 @@ def stated(text: str, value: float, digits: int) -> None:
         ("generative-models/planar-radial-flows", "radial-pull", (0.5, -0.5), 1.594),
         ("generative-models/planar-radial-flows", "radial-pull", (1.0, 0.5), -2.524),
         ("generative-models/planar-radial-flows", "chain-k3", (0.4, 0.1), -1.801),
+        ("generative-models/coupling-flows", "coupling-shear", (0.5, 1.0), -3.843),
+        ("generative-models/coupling-flows", "glow-linear", (1.0, 2.0), -3.511),
+        ("generative-models/coupling-flows", "glow-step", (1.0, 2.0), -3.160),
     ],
 )
 def test_caption_log_density_matches_the_kernel(
@@ -389,3 +393,42 @@ def test_chain_terms_follow_the_composition_rule() -> None:
     evidence = " ".join(front_matter(PR)["research"]["evidence"])
     for term in terms:
         stated(evidence, term, 3)
+
+
+CF = "generative-models/coupling-flows"
+GLOW_BATCH = [[2.0, -1.0], [4.0, 0.5], [3.0, 1.0], [5.0, 2.5], [1.0, -2.0]]
+
+
+def test_glow_layers_are_the_kernels() -> None:
+    """ActNorm is the kernels' data initialisation; the LU log-det is a sum over its diagonal."""
+    actnorm = actnorm_from_data(np.array(GLOW_BATCH))
+    for demo_id in ("glow-linear", "glow-step"):
+        layers = demo(CF, demo_id)["spec"]["layers"]
+        assert layers[0] == actnorm
+    checks = witness(CF, "glow-actnorm-1x1")["checks"]
+    assert checks[1]["kernel"]["spec"]["layers"][0] == actnorm
+    lines = checks[0]["expected"].splitlines()
+    spec = demo(CF, "glow-linear")["spec"]
+    assert f"log p at (1, 2): {log_prob(spec, (1.0, 2.0)):.4f}" in lines
+    actnorm_term = float(np.sum(np.log(actnorm["scale"])))
+    lu_term = float(np.log(1.5) + np.log(0.8))
+    _, log_volume = build(spec).inverse(np.array([[1.0, 2.0]]))
+    assert -log_volume[0] == pytest.approx(actnorm_term + lu_term)
+    assert f"log|det W| from U's diagonal: {lu_term:.4f} dense: {lu_term:.4f}" in lines
+    assert f"9 pixels: {9 * lu_term:.4f} = 9 x {lu_term:.4f}" in lines
+    texts = demo(CF, "glow-linear")["caption"] + " ".join(front_matter(CF)["practice"]["hints"])
+    stated(texts, actnorm_term, 3)
+    stated(texts, lu_term, 3)
+    stated(" ".join(front_matter(CF)["practice"]["hints"]), actnorm_term + lu_term, 3)
+    _, step_volume = build(demo(CF, "glow-step")["spec"]).inverse(np.array([[1.0, 2.0]]))
+    stated(demo(CF, "glow-step")["caption"], float(step_volume[0]), 3)
+
+
+def test_coupling_witness_matches_the_kernel() -> None:
+    checks = witness(CF, "affine-coupling-kernel")["checks"]
+    spec = checks[1]["kernel"]["spec"]
+    assert spec == demo(CF, "coupling-shear")["spec"]
+    lines = checks[0]["expected"].splitlines()
+    assert f"log p at (0.5, 1.0): {log_prob(spec, (0.5, 1.0)):.4f}" in lines
+    _, forward_logdet = build(spec).forward(np.array([[0.7, -0.3]]))
+    assert f"-s(z_0): {forward_logdet[0]:.2f}" in lines
