@@ -15,6 +15,10 @@ import pytest
 import yaml
 
 from server.kernels import build
+from server.kernels.errors import SpecError
+from server.kernels.linear import actnorm_from_data
+from server.kernels.planar import planar_u_hat
+from server.kernels.radial import radial_beta
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"
 
@@ -75,6 +79,13 @@ def stated(text: str, value: float, digits: int) -> None:
         ("generative-models/variational-autoencoders", "encoder-noise-flow", (1.0, 0.0), -0.748),
         ("generative-models/variational-autoencoders", "exact-posterior", (0.8106, 0.0851), -0.371),
         ("generative-models/variational-autoencoders", "decoder-marginal", (1.0, 0.5), -2.324),
+        ("generative-models/planar-radial-flows", "planar-u-hat", (0.3, -0.2), -1.560),
+        ("generative-models/planar-radial-flows", "radial-pull", (0.5, -0.5), 1.594),
+        ("generative-models/planar-radial-flows", "radial-pull", (1.0, 0.5), -2.524),
+        ("generative-models/planar-radial-flows", "chain-k3", (0.4, 0.1), -1.801),
+        ("generative-models/coupling-flows", "coupling-shear", (0.5, 1.0), -3.843),
+        ("generative-models/coupling-flows", "glow-linear", (1.0, 2.0), -3.511),
+        ("generative-models/coupling-flows", "glow-step", (1.0, 2.0), -3.160),
     ],
 )
 def test_caption_log_density_matches_the_kernel(
@@ -307,3 +318,117 @@ def test_vae_estimator_variances() -> None:
     assert f"score-function mean, variance: {2 * (mu - 2):.1f} {variance:.1f}" in lines
     claims = {c["id"]: c["text"] for c in front_matter(VAE)["claims"]}
     stated(claims["pathwise-lower-variance"], variance, 1)
+
+
+PR = "generative-models/planar-radial-flows"
+
+
+def test_planar_u_hat_is_the_kernels_reparameterisation() -> None:
+    """The page's u-hat and beta-hat are the kernels' planar_u_hat and radial_beta."""
+    w, u_raw = np.array([1.0, 2.0]), np.array([0.4, -1.2])
+    u_hat = planar_u_hat(u_raw, w)
+    layer = demo(PR, "planar-u-hat")["spec"]["layers"][0]
+    assert layer["u"] == pytest.approx(u_hat.tolist(), abs=1e-15)
+    wu = float(w @ u_hat)
+    assert wu == pytest.approx(-1 + np.log1p(np.exp(-2.0)))
+    caption = demo(PR, "planar-u-hat")["caption"]
+    stated(caption, wu, 3)
+    assert 1 + wu == pytest.approx(1 / 8, abs=0.005)  # "about an eighth of its width"
+    lines = witness(PR, "planar-u-hat")["checks"][0]["expected"].splitlines()
+    assert f"w.u-hat = m(w.u): {wu:.6f}" in lines
+    assert f"u-hat: {np.round(u_hat, 6)}" in lines
+    assert (
+        f"log p at (0.3, -0.2): {log_prob(demo(PR, 'planar-u-hat')['spec'], (0.3, -0.2)):.6f}"
+        in (lines)
+    )
+    with pytest.raises(SpecError, match="not invertible"):
+        build(
+            {
+                **NORMAL_2D,
+                "layers": [{"type": "planar", "u": u_raw.tolist(), "w": [1, 2], "b": 0.5}],
+            }
+        )
+
+
+def test_radial_numbers() -> None:
+    beta = radial_beta(-2.0, 0.8)
+    spec = demo(PR, "radial-pull")["spec"]
+    assert spec["layers"][0]["beta"] == beta
+    lines = witness(PR, "radial-flow")["checks"][0]["expected"].splitlines()
+    assert f"beta-hat: {beta:.6f}" in lines
+    assert f"log p at z0: {log_prob(spec, (0.5, -0.5)):.6f}" in lines
+    assert f"log p at (1, 0.5): {log_prob(spec, (1.0, 0.5)):.5f}" in lines
+    _, log_volume = build(spec).inverse(np.array([[0.5, -0.5]]))
+    stretch = 1 + beta / 0.8
+    assert log_volume[0] == pytest.approx(-2 * np.log(stretch))
+    texts = demo(PR, "radial-pull")["caption"] + " ".join(front_matter(PR)["practice"]["hints"])
+    stated(texts, stretch, 3)
+    stated(texts, float(log_volume[0]), 3)
+    stated(texts, -0.25 - np.log(2 * np.pi), 3)
+    stated(" ".join(front_matter(PR)["practice"]["hints"]), log_prob(spec, (0.5, -0.5)), 3)
+
+
+def test_chain_terms_follow_the_composition_rule() -> None:
+    state = demo(PR, "chain-k3")
+    flow = build(state["spec"])
+    x = np.array([[0.4, 0.1]])
+    z, log_volume = flow.inverse(x)
+    caption = state["caption"]
+    assert f"({z[0, 0]:.3f}, {z[0, 1]:.3f})" in caption
+    base = -0.5 * float(z[0] @ z[0]) - np.log(2 * np.pi)
+    stated(caption, base, 3)
+    stated(caption, -float(log_volume[0]), 3)
+    # Per-layer forward log-determinants along the path z_0 -> z_1 -> z_2 -> x.
+    terms: list[float] = []
+    point = z
+    for k in range(3):
+        single = build({**NORMAL_2D, "layers": [state["spec"]["layers"][k]]})
+        point, logdet = single.forward(point)
+        terms.append(float(logdet[0]))
+    assert point == pytest.approx(x)
+    assert sum(terms) == pytest.approx(-float(log_volume[0]))
+    lines = witness(PR, "planar-radial-chain")["checks"][0]["expected"].splitlines()
+    assert f"per-layer log|det|: {np.round(np.array(terms), 4)}" in lines
+    assert f"log N(z_0): {base:.4f}" in lines
+    evidence = " ".join(front_matter(PR)["research"]["evidence"])
+    for term in terms:
+        stated(evidence, term, 3)
+
+
+CF = "generative-models/coupling-flows"
+GLOW_BATCH = [[2.0, -1.0], [4.0, 0.5], [3.0, 1.0], [5.0, 2.5], [1.0, -2.0]]
+
+
+def test_glow_layers_are_the_kernels() -> None:
+    """ActNorm is the kernels' data initialisation; the LU log-det is a sum over its diagonal."""
+    actnorm = actnorm_from_data(np.array(GLOW_BATCH))
+    for demo_id in ("glow-linear", "glow-step"):
+        layers = demo(CF, demo_id)["spec"]["layers"]
+        assert layers[0] == actnorm
+    checks = witness(CF, "glow-actnorm-1x1")["checks"]
+    assert checks[1]["kernel"]["spec"]["layers"][0] == actnorm
+    lines = checks[0]["expected"].splitlines()
+    spec = demo(CF, "glow-linear")["spec"]
+    assert f"log p at (1, 2): {log_prob(spec, (1.0, 2.0)):.4f}" in lines
+    actnorm_term = float(np.sum(np.log(actnorm["scale"])))
+    lu_term = float(np.log(1.5) + np.log(0.8))
+    _, log_volume = build(spec).inverse(np.array([[1.0, 2.0]]))
+    assert -log_volume[0] == pytest.approx(actnorm_term + lu_term)
+    assert f"log|det W| from U's diagonal: {lu_term:.4f} dense: {lu_term:.4f}" in lines
+    assert f"9 pixels: {9 * lu_term:.4f} = 9 x {lu_term:.4f}" in lines
+    texts = demo(CF, "glow-linear")["caption"] + " ".join(front_matter(CF)["practice"]["hints"])
+    stated(texts, actnorm_term, 3)
+    stated(texts, lu_term, 3)
+    stated(" ".join(front_matter(CF)["practice"]["hints"]), actnorm_term + lu_term, 3)
+    _, step_volume = build(demo(CF, "glow-step")["spec"]).inverse(np.array([[1.0, 2.0]]))
+    stated(demo(CF, "glow-step")["caption"], float(step_volume[0]), 3)
+
+
+def test_coupling_witness_matches_the_kernel() -> None:
+    checks = witness(CF, "affine-coupling-kernel")["checks"]
+    spec = checks[1]["kernel"]["spec"]
+    assert spec == demo(CF, "coupling-shear")["spec"]
+    lines = checks[0]["expected"].splitlines()
+    assert f"log p at (0.5, 1.0): {log_prob(spec, (0.5, 1.0)):.4f}" in lines
+    _, forward_logdet = build(spec).forward(np.array([[0.7, -0.3]]))
+    assert f"-s(z_0): {forward_logdet[0]:.2f}" in lines
