@@ -1,0 +1,140 @@
+"""Numbers stated on the flow-family pages (captions, hints, expected witness output) are what
+the embedded kernels compute.
+
+Each case names the page, where the number is stated (so that a reworded caption that drops
+the number fails here rather than going stale) and how the kernel recomputes it.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from server.kernels import build
+
+CONTENT = Path(__file__).resolve().parents[2] / "content" / "generative-models"
+
+
+def front_matter(slug: str) -> dict[str, Any]:
+    text = (CONTENT / f"{slug}.md").read_text(encoding="utf-8")
+    front = text.split("\n---\n", 1)[0].removeprefix("---\n")
+    loaded: dict[str, Any] = yaml.safe_load(front)
+    return loaded
+
+
+def demo(slug: str, demo_id: str) -> dict[str, Any]:
+    demos: list[dict[str, Any]] = front_matter(slug)["demos"]
+    return next(d for d in demos if d["id"] == demo_id)
+
+
+def witness(slug: str, witness_id: str) -> dict[str, Any]:
+    witnesses: list[dict[str, Any]] = front_matter(slug)["witnesses"]
+    return next(w for w in witnesses if w["id"] == witness_id)
+
+
+def expected_stdout(slug: str, witness_id: str) -> str:
+    checks = witness(slug, witness_id)["checks"]
+    return str(next(c for c in checks if c["kind"] == "stdout")["expected"])
+
+
+def stated(text: str, value: float, decimals: int) -> None:
+    assert f"{value:.{decimals}f}" in text, f"the text no longer states {value:.{decimals}f}"
+
+
+def log_normal(z: np.ndarray[Any, Any]) -> float:
+    return float(-0.5 * z @ z - 0.5 * z.size * math.log(2 * math.pi))
+
+
+# --- autoregressive flows -------------------------------------------------------------------
+
+AR = "autoregressive-flows"
+
+
+def ridge_crest(x1: float) -> float:
+    """Where z_2 = 0 on the line x_1 = const in the maf-ridge state."""
+    return 1.5 * math.tanh(1.5 * x1) * math.exp(-0.7 * math.tanh(x1))
+
+
+def test_shift_only_state_has_no_volume_change_and_carries_the_base_density() -> None:
+    state = demo(AR, "maf-shift-only")
+    flow = build(state["spec"])
+    grid = np.array([[a, b] for a in (-2.0, -0.5, 0.0, 1.0, 2.5) for b in (-1.0, 0.0, 2.0)])
+    assert np.allclose(flow.inverse(grid)[1], 0.0)
+    point = np.array([[1.0, 1.5 * math.tanh(1.5)]])
+    stated(state["caption"], float(point[0, 1]), 3)  # (1, 1.357)
+    z = flow.inverse(point)[0][0]
+    assert np.allclose(z, [1.0, 0.0])
+    value = float(flow.log_prob(point)[0])
+    stated(state["caption"], value, 3)  # -2.338
+    assert value == pytest.approx(log_normal(np.array([1.0, 0.0])))
+
+
+@pytest.mark.parametrize(
+    ("x1", "log_volume", "crest"), [(1.0, 0.533, -1.805), (-1.0, -0.533, -2.871)]
+)
+def test_ridge_state_log_volume_and_crest(x1: float, log_volume: float, crest: float) -> None:
+    state = demo(AR, "maf-ridge")
+    flow = build(state["spec"])
+    hints = " ".join(front_matter(AR)["practice"]["hints"])
+    for text in (state["caption"], hints):
+        stated(text, log_volume, 3)
+        stated(text, crest, 3)
+    line = np.array([[x1, b] for b in (-3.0, -1.0, 0.0, 0.5, 2.0)])
+    assert np.allclose(flow.inverse(line)[1], log_volume, atol=5e-4)  # the same on the whole line
+    point = np.array([[x1, ridge_crest(x1)]])
+    z = flow.inverse(point)[0][0]
+    assert np.allclose(z, [x1, 0.0], atol=1e-12)
+    assert float(flow.log_prob(point)[0]) == pytest.approx(crest, abs=5e-4)
+    # the crest is the maximum of the slice x_1 = const
+    offsets = np.array([[x1, ridge_crest(x1) + d] for d in (-0.05, 0.05)])
+    assert np.all(flow.log_prob(offsets) < flow.log_prob(point)[0])
+
+
+def test_ridge_base_value_and_gap_in_the_hint() -> None:
+    hints = " ".join(front_matter(AR)["practice"]["hints"])
+    base = log_normal(np.array([1.0, 0.0]))
+    stated(hints, base, 3)  # -2.338
+    stated(demo(AR, "maf-ridge")["caption"], base, 3)
+    flow = build(demo(AR, "maf-ridge")["spec"])
+    high, low = flow.log_prob(np.array([[1.0, ridge_crest(1.0)], [-1.0, ridge_crest(-1.0)]]))
+    assert round(float(high - low), 3) == 1.066
+    stated(hints, 1.066, 3)
+
+
+def maf3_spec() -> dict[str, Any]:
+    checks = witness(AR, "maf-layer-against-kernel")["checks"]
+    spec: dict[str, Any] = next(c for c in checks if c.get("name") == "log_px")["kernel"]["spec"]
+    return spec
+
+
+def test_maf_witness_output_is_the_kernel() -> None:
+    out = expected_stdout(AR, "maf-layer-against-kernel")
+    flow = build(maf3_spec())
+    x = np.array([[0.5, -1.0, 0.8]])
+    u = np.array([[0.3, -0.7, 1.2]])
+    stated(out, float(flow.log_prob(x)[0]), 6)  # -4.898054
+    stated(out, float(flow.inverse(x)[1][0]), 6)  # the summed log-scales, -0.372288
+    sample = np.round(flow.forward(u)[0][0], 6).tolist()
+    assert f"sample from z = (0.3, -0.7, 1.2): {sample}" in out
+    x_iaf, log_scales = flow.inverse(u)
+    assert f"IAF sample from u = (0.3, -0.7, 1.2): {np.round(x_iaf[0], 6).tolist()}" in out
+    stated(out, log_normal(u[0]) - float(log_scales[0]), 6)  # the IAF's own log-density
+
+
+def test_maf_witness_jacobian_is_triangular_in_the_kernel() -> None:
+    flow = build(maf3_spec())
+    x = np.array([0.5, -1.0, 0.8])
+    h = 1e-6
+    columns = [
+        (flow.inverse(np.array([x + h * e]))[0][0] - flow.inverse(np.array([x - h * e]))[0][0])
+        / (2 * h)
+        for e in np.eye(3)
+    ]
+    jacobian = np.stack(columns, axis=1)  # [i, j] = dz_i / dx_j
+    assert np.allclose(jacobian[np.triu_indices(3, 1)], 0.0, atol=1e-12)
+    assert np.linalg.slogdet(jacobian)[1] == pytest.approx(flow.inverse(x[None])[1][0], abs=1e-8)
