@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from server.kernels import build
+from server.kernels.spline import RQSpline, rq_spline
 
 CONTENT = Path(__file__).resolve().parents[2] / "content" / "generative-models"
 
@@ -138,3 +139,48 @@ def test_maf_witness_jacobian_is_triangular_in_the_kernel() -> None:
     jacobian = np.stack(columns, axis=1)  # [i, j] = dz_i / dx_j
     assert np.allclose(jacobian[np.triu_indices(3, 1)], 0.0, atol=1e-12)
     assert np.linalg.slogdet(jacobian)[1] == pytest.approx(flow.inverse(x[None])[1][0], abs=1e-8)
+
+
+# --- neural spline flows --------------------------------------------------------------------
+
+NSF = "neural-spline-flows"
+
+
+def test_spline_split_centre_peak_and_tail() -> None:
+    state = demo(NSF, "spline-split")
+    flow = build(state["spec"])
+    caption = state["caption"]
+    hints = " ".join(front_matter(NSF)["practice"]["hints"])
+    centre = float(flow.log_prob(np.array([[0.0, 0.0]]))[0])
+    assert centre == pytest.approx(log_normal(np.zeros(2)) - math.log(4.0))
+    for text in (caption, hints):
+        stated(text, centre, 3)  # -3.224
+    stated(hints, log_normal(np.zeros(2)), 3)  # -1.838
+    xs = np.linspace(0.0, 3.0, 30001)
+    along = flow.log_prob(np.stack([xs, np.zeros_like(xs)], axis=1))
+    peak = int(np.argmax(along))
+    for text in (caption, hints):
+        stated(text, float(xs[peak]), 3)  # 1.787
+    stated(caption, float(along[peak]), 3)  # -2.163
+    mirrored = flow.log_prob(np.array([[-xs[peak], 0.0]]))[0]
+    assert mirrored == pytest.approx(along[peak], abs=1e-9)  # the split is symmetric
+    tail = float(flow.log_prob(np.array([[3.5, 0.0]]))[0])
+    assert tail == pytest.approx(log_normal(np.array([3.5, 0.0])))  # identity beyond the bound
+    stated(caption, tail, 3)  # -7.963
+
+
+def test_spline_witness_output_is_the_kernel() -> None:
+    state = demo(NSF, "spline-witness")
+    flow = build(state["spec"])
+    out = expected_stdout(NSF, "rq-spline-against-kernel")
+    value = float(flow.log_prob(np.array([[0.5, -1.0]]))[0])
+    stated(out, value, 6)  # -4.350247
+    stated(state["caption"], value, 3)
+    image = np.round(flow.forward(np.array([[-1.0, 2.0]]))[0][0], 6).tolist()
+    assert f"x = g(-1, 2): {image}" in out
+    # the smallest slope on [-4, 4], per coordinate from the kernel's own spline
+    layer = flow.layers[0]
+    assert isinstance(layer, RQSpline)
+    grid = np.linspace(-4.0, 4.0, 8001)[:, None] * np.ones((1, 2))
+    log_slopes = rq_spline(grid, layer.knots)[1]
+    stated(out, float(np.exp(log_slopes).min()), 6)  # 0.205171
