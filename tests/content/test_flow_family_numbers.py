@@ -184,3 +184,64 @@ def test_spline_witness_output_is_the_kernel() -> None:
     grid = np.linspace(-4.0, 4.0, 8001)[:, None] * np.ones((1, 2))
     log_slopes = rq_spline(grid, layer.knots)[1]
     stated(out, float(np.exp(log_slopes).min()), 6)  # 0.205171
+
+
+# --- continuous normalizing flows -----------------------------------------------------------
+
+CNF = "continuous-normalizing-flows"
+GENERATOR = np.array([[0.3, -1.0], [0.8, -0.5]])
+
+
+def expm(matrix: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Matrix exponential by scaling and squaring a Taylor series (independent of the page)."""
+    scaled = matrix / 2**10
+    term, total = np.eye(len(matrix)), np.eye(len(matrix))
+    for k in range(1, 30):
+        term = term @ scaled / k
+        total = total + term
+    for _ in range(10):
+        total = total @ total
+    return total
+
+
+def test_cnf_map_spec_is_the_matrix_exponential() -> None:
+    spec = demo(CNF, "linear-cnf-map")["spec"]
+    assert np.allclose(spec["layers"][0]["A"], expm(GENERATOR), atol=1e-13)
+    assert math.log(np.linalg.det(expm(GENERATOR))) == pytest.approx(np.trace(GENERATOR))
+
+
+def test_cnf_caption_and_witness_numbers() -> None:
+    state = demo(CNF, "linear-cnf-map")
+    flow = build(state["spec"])
+    caption = state["caption"]
+    log_volume = float(flow.inverse(np.array([[0.0, 0.0]]))[1][0])
+    assert log_volume == pytest.approx(-np.trace(GENERATOR))
+    stated(caption, log_volume, 1)  # +0.2
+    stated(caption, log_normal(np.zeros(2)), 3)  # -1.838
+    stated(caption, float(flow.log_prob(np.array([[0.0, 0.0]]))[0]), 3)  # -1.638
+    at_point = float(flow.log_prob(np.array([[0.4, -0.3]]))[0])
+    stated(caption, at_point, 3)  # -1.871
+    out = expected_stdout(CNF, "linear-cnf-trace")
+    stated(out, at_point, 6)  # -1.871277
+    assert f"det(A): {np.linalg.det(GENERATOR):.2f}" in out
+    body = (CONTENT / f"{CNF}.md").read_text(encoding="utf-8")
+    stated(body, math.log(np.linalg.det(GENERATOR)), 3)  # log det A = -0.431, the wrong rule
+
+
+def test_rotation_state_trace_zero_determinant_not() -> None:
+    state = demo(CNF, "rotation-flow")
+    flow = build(state["spec"])
+    generator = np.array(state["controls"]["A"])
+    assert np.trace(generator) == 0.0
+    assert np.allclose(state["spec"]["layers"][0]["A"], expm(generator), atol=1e-12)
+    caption = state["caption"]
+    hints = " ".join(front_matter(CNF)["practice"]["hints"])
+    determinant = float(np.linalg.det(generator))
+    stated(caption, determinant, 3)  # 2.467
+    stated(front_matter(CNF)["practice"]["prediction_prompt"], determinant, 3)
+    stated(caption, math.log(determinant), 3)  # 0.903
+    assert np.allclose(flow.inverse(np.array([[0.0, 1.0]]))[0], [[1.0, 0.0]])
+    value = float(flow.log_prob(np.array([[0.0, 1.0]]))[0])
+    assert value == pytest.approx(log_normal(np.array([1.0, 0.0])))
+    for text in (caption, hints):
+        stated(text, value, 3)  # -2.338
