@@ -245,3 +245,53 @@ def test_rotation_state_trace_zero_determinant_not() -> None:
     assert value == pytest.approx(log_normal(np.array([1.0, 0.0])))
     for text in (caption, hints):
         stated(text, value, 3)  # -2.338
+
+
+# --- score matching -------------------------------------------------------------------------
+
+SM = "score-matching"
+SM_MEAN = np.array([1.0, -0.5])
+SM_COV = np.array([[1.5, 0.6], [0.6, 0.8]])
+
+
+def kernel_score(spec: dict[str, Any], point: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """The gradient in x of the kernel's log-density, by central differences."""
+    flow = build(spec)
+    h = 1e-5
+    rows = [
+        flow.log_prob(np.array([point + h * e]))[0] - flow.log_prob(np.array([point - h * e]))[0]
+        for e in np.eye(2)
+    ]
+    return np.array(rows) / (2 * h)
+
+
+@pytest.mark.parametrize(
+    ("demo_id", "covariance"),
+    [("data-density", SM_COV), ("smoothed-density", SM_COV + 0.25 * np.eye(2))],
+)
+def test_score_demo_states(demo_id: str, covariance: np.ndarray[Any, Any]) -> None:
+    state = demo(SM, demo_id)
+    A = np.array(state["spec"]["layers"][0]["A"])
+    assert np.allclose(A @ A.T, covariance, atol=1e-12)  # the flow draws N(mu, covariance)
+    caption = state["caption"]
+    peak = float(build(state["spec"]).log_prob(SM_MEAN[None])[0])
+    stated(caption, peak, 3)
+    score = kernel_score(state["spec"], np.zeros(2))
+    assert np.allclose(score, np.linalg.solve(covariance, SM_MEAN), atol=1e-6)
+    assert f"({score[0]:.3f}, {score[1]:.3f})" in caption
+    stated(caption, float(np.linalg.norm(score)), 3)
+
+
+def test_score_matching_witness_constants() -> None:
+    out = expected_stdout(SM, "score-matching-gaussian")
+    precision = np.linalg.inv(SM_COV)
+    stated(out, 0.5 * float(np.trace(precision)), 9)  # the constant gap
+    stated(out, -0.5 * float(np.trace(precision)), 6)  # the objective at the truth
+    smoothed = np.linalg.inv(SM_COV + 0.25 * np.eye(2))
+    assert f"DSM optimum M: {np.round(smoothed, 6).tolist()}" in out
+    hints = " ".join(front_matter(SM)["practice"]["hints"])
+    stated(hints, float(smoothed[0, 0]), 3)  # 0.711
+    stated(hints, float(precision[0, 0]), 3)  # 0.952
+    body = (CONTENT / f"{SM}.md").read_text(encoding="utf-8").split("\n---\n", 1)[1]
+    stated(body, float(smoothed[0, 0]), 3)
+    stated(body, float(precision[0, 0]), 3)
