@@ -295,3 +295,104 @@ def test_score_matching_witness_constants() -> None:
     body = (CONTENT / f"{SM}.md").read_text(encoding="utf-8").split("\n---\n", 1)[1]
     stated(body, float(smoothed[0, 0]), 3)
     stated(body, float(precision[0, 0]), 3)
+
+
+# --- denoising diffusion --------------------------------------------------------------------
+
+DDPM = "denoising-diffusion"
+BETA = np.linspace(0.05, 0.3, 10)
+DATA_MEAN, DATA_STD = 1.5, 0.5
+
+
+class Linear:
+    """a x0 + b eps + c, with x0 ~ N(DATA_MEAN, DATA_STD^2) and eps ~ N(0, 1) independent."""
+
+    def __init__(self, a: float, b: float, c: float) -> None:
+        self.a, self.b, self.c = a, b, c
+
+    def __add__(self, other: Linear) -> Linear:
+        return Linear(self.a + other.a, self.b + other.b, self.c + other.c)
+
+    def scale(self, k: float) -> Linear:
+        return Linear(k * self.a, k * self.b, k * self.c)
+
+    def mean_square(self) -> float:
+        mean = self.a * DATA_MEAN + self.c
+        return mean**2 + (self.a * DATA_STD) ** 2 + self.b**2
+
+
+def ddpm_quantities() -> tuple[float, float, float]:
+    """The model marginal (mean, variance) and the negative bound, in closed form."""
+    alpha = 1 - BETA
+    abar = np.concatenate([[1.0], np.cumprod(alpha)])  # abar[t], abar[0] = 1
+    steps = len(BETA)
+    gain, shift = [], []
+    for t in range(1, steps + 1):
+        v = abar[t] * DATA_STD**2 + 1 - abar[t]
+        c = math.sqrt(1 - abar[t]) / v  # E[eps | x_t] = c (x_t - sqrt(abar_t) mean)
+        k = BETA[t - 1] / math.sqrt(1 - abar[t])
+        gain.append((1 - k * c) / math.sqrt(alpha[t - 1]))
+        shift.append(k * c * math.sqrt(abar[t]) * DATA_MEAN / math.sqrt(alpha[t - 1]))
+    mean, var = 0.0, 1.0
+    for t in range(steps, 0, -1):
+        mean, var = gain[t - 1] * mean + shift[t - 1], gain[t - 1] ** 2 * var + BETA[t - 1]
+    # the bound: prior term, one KL per step with sigma_t^2 = beta_t, reconstruction term
+    x_T = Linear(math.sqrt(abar[steps]), 0.0, 0.0)
+    total = 0.5 * ((1 - abar[steps]) + x_T.mean_square() - 1 - math.log(1 - abar[steps]))
+    for t in range(1, steps + 1):
+        x_t = Linear(math.sqrt(abar[t]), math.sqrt(1 - abar[t]), 0.0)
+        model_mean = x_t.scale(gain[t - 1]) + Linear(0.0, 0.0, shift[t - 1])
+        if t == 1:
+            error = Linear(1.0, 0.0, 0.0) + model_mean.scale(-1.0)
+            total += 0.5 * math.log(2 * math.pi * BETA[0]) + error.mean_square() / (2 * BETA[0])
+            continue
+        a_post = math.sqrt(abar[t - 1]) * BETA[t - 1] / (1 - abar[t])
+        b_post = math.sqrt(alpha[t - 1]) * (1 - abar[t - 1]) / (1 - abar[t])
+        var_post = (1 - abar[t - 1]) / (1 - abar[t]) * BETA[t - 1]
+        post_mean = Linear(a_post, 0.0, 0.0) + x_t.scale(b_post)
+        gap = post_mean + model_mean.scale(-1.0)
+        sigma2 = BETA[t - 1]
+        total += 0.5 * (math.log(sigma2 / var_post) + (var_post + gap.mean_square()) / sigma2 - 1)
+    return mean, var, total
+
+
+def test_ddpm_model_marginal_and_bound_in_closed_form() -> None:
+    mean, var, bound = ddpm_quantities()
+    state = demo(DDPM, "model-marginal")
+    layer = state["spec"]["layers"][0]
+    assert layer["b"][0] == pytest.approx(mean, abs=1e-12)
+    assert layer["A"][0][0] == pytest.approx(math.sqrt(var), abs=1e-12)
+    out = expected_stdout(DDPM, "ddpm-bound-gaussian")
+    assert f"mean, variance: {mean:.6f} {var:.6f}" in out
+    cross_entropy = 0.5 * math.log(2 * math.pi * var) + (DATA_STD**2 + (DATA_MEAN - mean) ** 2) / (
+        2 * var
+    )
+    assert f"negative ELBO, exact NLL (nats): {bound:.6f} {cross_entropy:.6f}" in out
+    caption = state["caption"]
+    entropy = 0.5 * math.log(2 * math.pi * math.e * DATA_STD**2)
+    for value in (cross_entropy, entropy, cross_entropy - entropy, bound, mean, var):
+        stated(caption, value, 3)
+    hints = " ".join(front_matter(DDPM)["practice"]["hints"])
+    for value in (bound, cross_entropy, bound - cross_entropy):
+        stated(hints, value, 3)
+
+
+def test_ddpm_kernel_numbers() -> None:
+    model = demo(DDPM, "model-marginal")
+    data = demo(DDPM, "data-density")
+    at_data_mean = np.array([[DATA_MEAN, DATA_MEAN]])
+    stated(model["caption"], float(build(model["spec"]).log_prob(at_data_mean)[0]), 3)
+    data_peak = float(build(data["spec"]).log_prob(at_data_mean)[0])
+    stated(data["caption"], data_peak, 3)
+    stated(model["caption"], data_peak, 3)
+    checks = witness(DDPM, "ddpm-bound-gaussian")["checks"]
+    one_d = next(c for c in checks if c["kind"] == "variable")["kernel"]["spec"]
+    out = expected_stdout(DDPM, "ddpm-bound-gaussian")
+    stated(out, float(build(one_d).log_prob(np.array([[1.0]]))[0]), 6)
+    alpha = 1 - BETA
+    abar = np.cumprod(alpha)
+    stated(out, float(abar[-1]), 6)
+    weight = BETA[4] ** 2 / (2 * BETA[4] * alpha[4] * (1 - abar[4]))
+    stated(out, float(weight), 6)
+    body = (CONTENT / f"{DDPM}.md").read_text(encoding="utf-8")
+    stated(body, float(weight), 3)  # the misconception quotes it
