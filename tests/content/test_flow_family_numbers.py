@@ -396,3 +396,58 @@ def test_ddpm_kernel_numbers() -> None:
     stated(out, float(weight), 6)
     body = (CONTENT / f"{DDPM}.md").read_text(encoding="utf-8")
     stated(body, float(weight), 3)  # the misconception quotes it
+
+
+# --- flow matching and rectified flow -------------------------------------------------------
+
+FM = "flow-matching-rectified-flow"
+FM_MEAN, FM_STD = np.array([2.0, -1.0]), 0.5
+
+
+def interpolation_variance(t: float) -> float:
+    return (1 - t) ** 2 + t**2 * FM_STD**2
+
+
+def test_flow_matching_half_time_state() -> None:
+    state = demo(FM, "flow-at-half-time")
+    flow = build(state["spec"])
+    caption = state["caption"]
+    layer = state["spec"]["layers"][0]
+    assert layer["A"][0][0] ** 2 == pytest.approx(interpolation_variance(0.5))
+    assert np.allclose(layer["b"], 0.5 * FM_MEAN)
+    stated(caption, interpolation_variance(0.5), 4)  # 0.3125
+    stated(caption, float(flow.log_prob(np.array([[1.0, -0.5]]))[0]), 3)  # -0.675
+    ts = np.linspace(0.0, 1.0, 100001)
+    variances = (1 - ts) ** 2 + ts**2 * FM_STD**2
+    lowest = int(np.argmin(variances))
+    assert round(float(ts[lowest]), 3) == 0.8 and round(float(variances[lowest]), 3) == 0.2
+    assert "dips to 0.2 at t = 0.8" in caption
+
+
+def test_flow_matching_end_state_and_witness() -> None:
+    state = demo(FM, "flow-at-end")
+    flow = build(state["spec"])
+    start = np.array([[0.5, -1.0]])
+    image = flow.forward(start)[0][0]
+    assert np.allclose(image, FM_MEAN + FM_STD * start[0])
+    value = float(flow.log_prob(image[None])[0])
+    stated(state["caption"], value, 3)  # -1.077
+    out = expected_stdout(FM, "flow-matching-gaussian")
+    stated(out, value, 6)  # -1.076583
+    assert f"flow map of (0.5, -1) at t = 1: {np.round(image, 6).tolist()}" in out
+    # the trace integral of the marginal field is the log-determinant of the kernel's map
+    assert flow.forward(start)[1][0] == pytest.approx(2 * math.log(FM_STD))
+    independent = float(FM_MEAN @ FM_MEAN + 2 * (1 + FM_STD**2))
+    rectified = float(FM_MEAN @ FM_MEAN + 2 * (1 - FM_STD) ** 2)
+    assert f"rectified pairs: {independent:g} {rectified:g}" in out
+    hints = " ".join(front_matter(FM)["practice"]["hints"])
+    assert f"({image[0]:g}, {image[1]:g})" in hints
+
+
+def test_flow_matching_constant_gap() -> None:
+    t = 0.3
+    # E|x1 - x0 - E[x1 - x0 | x_t]|^2 per coordinate: Var(x1 - x0) - Cov^2 / Var(x_t)
+    covariance = t * FM_STD**2 - (1 - t)
+    per_coordinate = (1 + FM_STD**2) - covariance**2 / interpolation_variance(t)
+    out = expected_stdout(FM, "flow-matching-gaussian")
+    stated(out, 2 * per_coordinate, 9)  # 0.975609756
