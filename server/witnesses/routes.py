@@ -1,19 +1,28 @@
-"""Witness routes: history, rerun, and ad-hoc runs (loopback only in local mode)."""
+"""Witness routes: history, rerun, and ad-hoc runs (loopback only in local mode).
+
+Runs wait on the app's run queue (``server.witnesses.queue``) without holding a thread of
+the request pool; the short database work before and after a run goes to that pool.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
 
 from server.db import unit_of_work
 from server.deps import SessionDep, SettingsDep
-from server.errors import Forbidden
+from server.errors import Forbidden, NotFound
+from server.keys import parse_key
+from server.objects.resolve import resolve_key
 from server.witnesses import service
+from server.witnesses.queue import RunQueue
 from server.witnesses.result import RunResult
-from server.witnesses.sandbox import run_in_sandbox
 
 router = APIRouter(prefix="/api/witnesses", tags=["witnesses"])
 
@@ -32,26 +41,44 @@ def get_witness(key: str, session: SessionDep) -> dict[str, Any]:
 
 
 @router.post("/run", summary="Run ad-hoc code in the sandbox (editors; loopback in local mode)")
-def run_adhoc(body: AdHocRun, request: Request, settings: SettingsDep) -> RunResult:
+async def run_adhoc(body: AdHocRun, request: Request, settings: SettingsDep) -> RunResult:
     if settings.mode == "team":
         raise Forbidden("ad-hoc witness runs need an editor account")
     client = request.client.host if request.client else ""
     if not _is_loopback(client):
         raise Forbidden("ad-hoc witness runs are accepted only from this machine in local mode")
-    return run_in_sandbox(body.code, checks=body.checks, timeout_s=body.timeout_s)
+    queue: RunQueue = request.app.state.runs
+    return await asyncio.wrap_future(queue.run_code(body.code, body.checks, body.timeout_s))
 
 
 @router.post("/{key:path}/runs", summary="Run a stored witness again and record the run")
-def rerun(key: str, request: Request) -> dict[str, Any]:
-    engine = request.app.state.engine
+async def rerun(key: str, request: Request) -> dict[str, Any]:
+    engine: Engine = request.app.state.engine
+    queue: RunQueue = request.app.state.runs
+    job = await run_in_threadpool(_plan_rerun, engine, key)
+    # no transaction is held while the code waits and runs
+    done = await asyncio.wrap_future(queue.run_jobs([job]))
+    return await run_in_threadpool(_record_rerun, engine, done)
+
+
+def _plan_rerun(engine: Engine, key: str) -> service.CheckJob:
     with unit_of_work(engine, write=False) as session:
+        key = resolve_key(session, key)
+        kind = parse_key(key).kind
+        if kind != "witness":
+            raise NotFound(f"'{key}' is a {kind}, not a witness: rerun a witness by its key")
         witnesses = service.select_witnesses(session, [key])
+        if not witnesses:
+            raise NotFound(f"no witness has the key '{key}'")
         jobs, _ = service.plan_checks(session, witnesses, force=True)
-    done = service.run_jobs(jobs, workers=1)  # no transaction is held while the code runs
+    return jobs[0]
+
+
+def _record_rerun(engine: Engine, done: list[tuple[service.CheckJob, RunResult]]) -> dict[str, Any]:
     with unit_of_work(engine) as session:
         service.record_runs(session, done)
     with unit_of_work(engine, write=False) as session:
-        return service.witness_detail(session, jobs[0].key)
+        return service.witness_detail(session, done[0][0].key)
 
 
 def _is_loopback(host: str) -> bool:
