@@ -98,19 +98,15 @@ def main() -> None:
 @database_option
 def serve(host: str | None, port: int | None, content: Path | None, database: str | None) -> None:
     """Migrate the database, ingest the content and serve the API and pages."""
-    import uvicorn
-
+    from server import serving
     from server.app import create_app
+    from server.hosts import exposure_warnings
 
     settings = settings_for(database, host=host, port=port, content_dir=content)
-    if settings.mode == "local" and settings.host not in ("127.0.0.1", "localhost", "::1"):
-        click.echo(
-            f"warning: local mode has no login; serving on {settings.host} lets anyone who can "
-            "reach this machine read and write as the local learner",
-            err=True,
-        )
+    for warning in exposure_warnings(settings):
+        click.echo(f"warning: {warning}", err=True)
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    serving.run(app, settings)
 
 
 @main.command()

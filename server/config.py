@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_FILE = "readingroom.db"
@@ -30,3 +31,19 @@ class Settings(BaseSettings):
     prompt_budget_chars: int = 12_000
     ingest_on_start: bool = True
     check_witnesses_on_start: bool = True
+    # Admission: requests served at once (more answer 503), witness runs at once and waiting.
+    max_concurrent_requests: int = Field(default=64, ge=1)
+    witness_workers: int = Field(default=0, ge=0)  # 0: one per core
+    witness_queue_backlog: int = Field(default=48, ge=0)
+    # Slow clients: request headers, request bodies, idle keep-alive connections.
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    keep_alive_timeout_s: int = Field(default=5, ge=1)
+    # Host names accepted besides localhost, 127.0.0.1 and [::1] (comma-separated).
+    allowed_hosts: str = ""
+    # Team mode behind a proxy that terminates TLS: the server itself speaks plain HTTP.
+    behind_https_proxy: bool = False
+
+    def allowed_host_names(self) -> frozenset[str]:
+        names = (name.strip().lower() for name in self.allowed_hosts.split(","))
+        return frozenset(name for name in names if name)
