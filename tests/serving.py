@@ -31,9 +31,11 @@ def get(url: str) -> tuple[int, dict[str, object]]:
 
 
 @contextmanager
-def serving(cwd: Path, *args: str) -> Iterator[str]:
+def serving(cwd: Path, *args: str, settings: dict[str, str] | None = None) -> Iterator[str]:
+    """``settings``: READINGROOM_* variables for the server (the caller's own are dropped)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("READINGROOM_")}
+    env.update(settings or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "server.cli", "serve", "--port", str(port), *args],
         cwd=cwd,
