@@ -25,7 +25,7 @@ from server.hosts import HostAllowList, allowed_hosts
 from server.limits import HEALTH_LANE, BodyLimit, ConcurrencyLimit
 from server.pagecache import PageCache, invalidate_on_commit
 from server.witnesses.background import start_background_check
-from server.witnesses.queue import RunQueue, WitnessRunner
+from server.witnesses.queue import RunQueue, WitnessRunner, default_workers
 
 log = logging.getLogger("readingroom")
 
@@ -44,6 +44,7 @@ HTTP_CODES = {
 }
 # Connections beyond the admitted requests: the health lane, the start-up check, a spare.
 POOL_RESERVE = HEALTH_LANE + 4
+RUNS_LANE_SPARE = 8  # run requests beyond the queue's room: the queue refuses them itself
 
 
 def prepare_store(settings: Settings) -> Any:
@@ -61,9 +62,15 @@ def prepare_store(settings: Settings) -> Any:
     return engine
 
 
+def run_requests(settings: Settings) -> int:
+    """Witness-run requests admitted at once: the run queue's workers and backlog, and a few."""
+    workers = settings.witness_workers or default_workers()
+    return workers + settings.witness_queue_backlog + RUNS_LANE_SPARE
+
+
 def pool_connections(settings: Settings) -> int:
     """Database connections the server may hold at once: one per admitted request."""
-    return settings.max_concurrent_requests + POOL_RESERVE
+    return settings.admitted_requests() + run_requests(settings) + POOL_RESERVE
 
 
 def check_sandbox() -> dict[str, Any]:
@@ -124,7 +131,11 @@ def create_app(settings: Settings | None = None, runner: WitnessRunner | None = 
     app.state.settings = settings
     # The last added runs first: headers on every answer, then Host, admission, body.
     app.add_middleware(BodyLimit, timeout_s=settings.body_timeout_s)
-    app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests)
+    app.add_middleware(
+        ConcurrencyLimit,
+        limit=settings.admitted_requests(),
+        runs_limit=run_requests(settings),
+    )
     app.add_middleware(HostAllowList, allowed=allowed_hosts(settings))
     app.add_middleware(SecurityHeaders)
     install_error_handlers(app)

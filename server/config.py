@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -32,7 +33,7 @@ class Settings(BaseSettings):
     ingest_on_start: bool = True
     check_witnesses_on_start: bool = True
     # Admission: requests served at once (more answer 503), witness runs at once and waiting.
-    max_concurrent_requests: int = Field(default=64, ge=1)
+    max_concurrent_requests: int = Field(default=0, ge=0)  # 0: eight per core
     witness_workers: int = Field(default=0, ge=0)  # 0: one per core
     witness_queue_backlog: int = Field(default=48, ge=0)
     # Slow clients: request headers, request bodies, idle keep-alive connections.
@@ -43,6 +44,9 @@ class Settings(BaseSettings):
     allowed_hosts: str = ""
     # Team mode behind a proxy that terminates TLS: the server itself speaks plain HTTP.
     behind_https_proxy: bool = False
+
+    def admitted_requests(self) -> int:
+        return self.max_concurrent_requests or 8 * max(1, os.cpu_count() or 1)
 
     def allowed_host_names(self) -> frozenset[str]:
         names = (name.strip().lower() for name in self.allowed_hosts.split(","))

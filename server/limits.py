@@ -5,13 +5,17 @@
 - :class:`ConcurrencyLimit`: at most ``limit`` requests are inside the app at once; one
   more answers 503 with ``Retry-After`` at once instead of waiting for a database
   connection. ``/api/health`` has its own small lane, so it stays cheap and answers even
-  when the main lane is full.
+  when the main lane is full; witness runs have theirs, sized to the run queue (which
+  refuses first, with a better ``Retry-After``), so waiting runs never crowd out pages.
+  ``Retry-After`` grows with the refusals of the last second, so that clients that honour
+  it spread out as far as the flood needs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -101,10 +105,34 @@ class BodyLimit:
         await send_error(send, 413, "payload_too_large", message)
 
 
+MAX_RETRY_AFTER_S = 30
+
+
 @dataclass
 class _Lane:
+    """Requests inside, and refusals in the current second (they set ``Retry-After``)."""
+
     limit: int
     in_flight: int = 0
+    second: int = 0
+    refused: int = 0
+    refused_before: int = 0
+
+    def refuse(self, now: float) -> int:
+        """Count one refusal; the seconds to wait grow with how far demand exceeds the lane."""
+        if int(now) != self.second:
+            self.refused_before = self.refused if int(now) == self.second + 1 else 0
+            self.second, self.refused = int(now), 0
+        self.refused += 1
+        excess = max(self.refused, self.refused_before) // max(1, self.limit)
+        return min(MAX_RETRY_AFTER_S, 1 + excess)
+
+
+def is_witness_run(scope: Scope) -> bool:
+    """``POST /api/witnesses/run`` and ``POST /api/witnesses/{key}/runs``."""
+    path: str = scope["path"]
+    stored = path.startswith("/api/witnesses/") and path.endswith("/runs")
+    return scope["method"] == "POST" and (path == "/api/witnesses/run" or stored)
 
 
 class ConcurrencyLimit:
@@ -115,21 +143,27 @@ class ConcurrencyLimit:
         app: ASGIApp,
         limit: int,
         health_limit: int = HEALTH_LANE,
-        retry_after_s: int = 1,
+        runs_limit: int = 64,
     ) -> None:
         self.app = app
         self.main = _Lane(limit)
         self.health = _Lane(health_limit)
-        self.retry_after_s = retry_after_s
+        self.runs = _Lane(runs_limit)
+
+    def lane(self, scope: Scope) -> _Lane:
+        if scope["path"] in HEALTH_PATHS:
+            return self.health
+        return self.runs if is_witness_run(scope) else self.main
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        lane = self.health if scope["path"] in HEALTH_PATHS else self.main
+        lane = self.lane(scope)
         if lane.in_flight >= lane.limit:  # one event loop: no await between check and count
+            retry_after = lane.refuse(time.monotonic())
             message = f"the server is serving {lane.in_flight} requests, its limit; try again"
-            await send_error(send, 503, "busy", message, {"Retry-After": str(self.retry_after_s)})
+            await send_error(send, 503, "busy", message, {"Retry-After": str(retry_after)})
             return
         lane.in_flight += 1
         try:

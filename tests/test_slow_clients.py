@@ -6,6 +6,7 @@ within a generous bound, where before this change a slow-header client was kept 
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -23,6 +24,8 @@ DEADLINES = {
     "READINGROOM_KEEP_ALIVE_TIMEOUT_S": "1",
     "READINGROOM_CHECK_WITNESSES_ON_START": "false",
     "READINGROOM_INGEST_ON_START": "false",
+    "READINGROOM_WITNESS_WORKERS": "1",
+    "READINGROOM_WITNESS_QUEUE_BACKLOG": "1",
 }
 CUT_OFF_WITHIN_S = 8.0  # the deadline is 1 s; the rest is slack for a loaded machine
 
@@ -157,3 +160,31 @@ def test_a_rebound_host_name_is_refused_by_the_real_server(address: tuple[str, i
         data, _ = read_until_closed(sock, time.monotonic())
     assert data.startswith(b"HTTP/1.1 400 ") and b'"bad_host"' in data
     assert b"x-content-type-options: nosniff" in data.lower()
+
+
+def post_run(address: tuple[str, int], code: str) -> socket.socket:
+    body = json.dumps({"code": code, "timeout_s": 20}).encode()
+    sock = connect(address)
+    sock.sendall(
+        b"POST /api/witnesses/run HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    return sock
+
+
+@pytest.mark.sandbox
+def test_a_waiting_run_whose_client_leaves_is_dropped(address: tuple[str, int]) -> None:
+    """One worker, a backlog of one: a client that gives up must not keep its place."""
+    with post_run(address, "import time\ntime.sleep(4)\nprint('slept')") as running:
+        time.sleep(0.5)
+        waiting = post_run(address, "print('never needed')")
+        time.sleep(0.5)
+        waiting.close()  # gives up while the first run still runs
+        time.sleep(0.5)
+        with post_run(address, "print('took its place')") as third:
+            third.settimeout(60)
+            answer, _ = read_until_closed(third, time.monotonic())
+        first, _ = read_until_closed(running, time.monotonic())
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+    assert b"took its place" in answer
+    assert first.startswith(b"HTTP/1.1 200 ") and b"slept" in first

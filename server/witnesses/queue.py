@@ -150,6 +150,10 @@ class RunQueue:
             lane, limit = (
                 (self._background, self.workers) if background else (self._user, self.backlog)
             )
+            if len(lane) >= limit:  # runs dropped by their callers give their place back
+                kept = [item for item in lane if not item.future.cancelled()]
+                lane.clear()
+                lane.extend(kept)
             if len(lane) >= limit:
                 raise Busy(
                     f"{len(lane)} witness run(s) are already waiting; try again later",

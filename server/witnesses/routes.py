@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from typing import Any
+from concurrent.futures import Future
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
@@ -17,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from server.db import unit_of_work
 from server.deps import SessionDep, SettingsDep
-from server.errors import Forbidden, NotFound
+from server.errors import BadRequest, Forbidden, NotFound
 from server.keys import parse_key
 from server.objects.resolve import resolve_key
 from server.witnesses import service
@@ -27,6 +28,7 @@ from server.witnesses.result import RunResult
 router = APIRouter(prefix="/api/witnesses", tags=["witnesses"])
 
 MAX_CODE_CHARS = 100_000
+T = TypeVar("T")
 
 
 class AdHocRun(BaseModel):
@@ -48,7 +50,7 @@ async def run_adhoc(body: AdHocRun, request: Request, settings: SettingsDep) -> 
     if not _is_loopback(client):
         raise Forbidden("ad-hoc witness runs are accepted only from this machine in local mode")
     queue: RunQueue = request.app.state.runs
-    return await asyncio.wrap_future(queue.run_code(body.code, body.checks, body.timeout_s))
+    return await wait_for_run(request, queue.run_code(body.code, body.checks, body.timeout_s))
 
 
 @router.post("/{key:path}/runs", summary="Run a stored witness again and record the run")
@@ -57,8 +59,30 @@ async def rerun(key: str, request: Request) -> dict[str, Any]:
     queue: RunQueue = request.app.state.runs
     job = await run_in_threadpool(_plan_rerun, engine, key)
     # no transaction is held while the code waits and runs
-    done = await asyncio.wrap_future(queue.run_jobs([job]))
+    done = await wait_for_run(request, queue.run_jobs([job]))
     return await run_in_threadpool(_record_rerun, engine, done)
+
+
+async def wait_for_run(request: Request, run: Future[T]) -> T:
+    """The run's result; a run still waiting when its client goes away is dropped.
+
+    A run that has started is waited for even then, so that a rerun is still recorded.
+    """
+    gone: asyncio.Future[None] = asyncio.ensure_future(_client_gone(request))
+    result: asyncio.Future[T] = asyncio.wrap_future(run)
+    try:
+        either: list[asyncio.Future[Any]] = [gone, result]
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        if gone.done() and run.cancel():
+            raise BadRequest("the client went away before the run started; it was dropped")
+        return await result
+    finally:
+        gone.cancel()
+
+
+async def _client_gone(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass  # the (already read) body; then nothing until the client leaves
 
 
 def _plan_rerun(engine: Engine, key: str) -> service.CheckJob:

@@ -65,11 +65,20 @@ async def fill_the_lanes() -> None:
     assert [r.status_code for r in answered] == [200, 200, 200, 200]
     for response in (refused, refused_health):
         assert response.status_code == 503
-        assert response.headers["retry-after"] == "1"
+        assert 1 <= int(response.headers["retry-after"]) <= 30
         assert response.json()["error"]["code"] == "busy"
         assert set(response.json()["error"]) == {"code", "message", "details"}
     # the lanes empty again once their requests finish
     assert limited.main.in_flight == 0 and limited.health.in_flight == 0
+
+
+def test_retry_after_grows_with_the_flood_and_is_capped() -> None:
+    limited = ConcurrencyLimit(Held(), limit=10)
+    waits = [limited.main.refuse(100.5) for _ in range(100)]
+    assert waits[0] == 1 and waits[-1] == 11  # 100 refusals in a second for a lane of 10
+    assert limited.main.refuse(101.2) == 11  # the last second still counts
+    assert limited.main.refuse(105.0) == 1  # a quiet spell resets it
+    assert max(limited.main.refuse(106.0) for _ in range(10_000)) == 30
 
 
 def test_the_pool_is_sized_to_the_admitted_requests(database_url: str) -> None:

@@ -117,6 +117,18 @@ def test_user_runs_go_before_background_runs_and_are_never_refused_for_them() ->
         assert all(f.result(WAIT_S)[0][1].status == "passed" for f in background)
 
 
+def test_a_run_dropped_by_its_caller_gives_its_place_back() -> None:
+    runner = GatedRunner()
+    with started_queue(runner, workers=1, backlog=1) as queue:
+        queue.run_code("running", [], 1.0)
+        runner.wait_started(1)
+        assert queue.run_code("given up", [], 1.0).cancel()
+        took_its_place = queue.run_code("took its place", [], 1.0)
+        runner.release.set()
+        assert took_its_place.result(WAIT_S).stdout == "took its place"
+    assert "given up" not in runner.started
+
+
 def test_closing_drops_waiting_runs_and_refuses_new_ones() -> None:
     runner = GatedRunner()
     queue = RunQueue(runner, workers=1, backlog=4).start()
