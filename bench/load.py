@@ -38,6 +38,7 @@ from typing import IO
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 REQUEST_TIMEOUT_S = 30.0
+KEEP_ALIVE_S = 4  # just under the server's default idle keep-alive timeout
 # what a request may end in besides an answer: counted, never raised
 FAILURES = (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError, IndexError)
 CONCEPT = "/api/concepts/generative-models/normalizing-flows"
@@ -133,6 +134,8 @@ async def keep_busy(port: int, until: float, tally: Tally, offset: int) -> None:
             tally.add(status)
             if retry_after:  # a well-behaved client waits as it is told
                 await asyncio.sleep(retry_after)
+                if retry_after >= KEEP_ALIVE_S:  # the server has closed it by now
+                    await connection.close()
         except FAILURES as error:
             tally.errors[type(error).__name__] += 1
             await connection.close()
