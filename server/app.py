@@ -9,23 +9,29 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from server.config import Settings
-from server.errors import Moved, ReadingRoomError, error_responses
-from server.limits import BodyLimit
+from server.errors import Busy, Moved, ReadingRoomError, error_responses
+from server.headers import SecurityHeaders
+from server.hosts import HostAllowList, allowed_hosts
+from server.limits import HEALTH_LANE, BodyLimit, ConcurrencyLimit
 from server.pagecache import PageCache, invalidate_on_commit
 from server.witnesses.background import start_background_check
+from server.witnesses.queue import RunQueue, WitnessRunner, default_workers
 
 log = logging.getLogger("readingroom")
 
 HTTP_CODES = {
     400: "bad_request",
+    408: "request_timeout",
     401: "not_authenticated",
     403: "forbidden",
     404: "not_found",
@@ -34,7 +40,11 @@ HTTP_CODES = {
     410: "gone",
     413: "payload_too_large",
     422: "invalid_input",
+    503: "busy",
 }
+# Connections beyond the admitted requests: the health lane, the start-up check, a spare.
+POOL_RESERVE = HEALTH_LANE + 4
+RUNS_LANE_SPARE = 8  # run requests beyond the queue's room: the queue refuses them itself
 
 
 def prepare_store(settings: Settings) -> Any:
@@ -43,13 +53,24 @@ def prepare_store(settings: Settings) -> Any:
     from server.db import make_engine, unit_of_work
     from server.ingest.service import ingest
 
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, connections=pool_connections(settings))
     migrations.ensure_current(engine)
     if settings.ingest_on_start and settings.content_dir.is_dir():
         with unit_of_work(engine) as session:
             report = ingest(session, settings.content_dir)
         log.info("content: %s", report.summary())
     return engine
+
+
+def run_requests(settings: Settings) -> int:
+    """Witness-run requests admitted at once: the run queue's workers and backlog, and a few."""
+    workers = settings.witness_workers or default_workers()
+    return workers + settings.witness_queue_backlog + RUNS_LANE_SPARE
+
+
+def pool_connections(settings: Settings) -> int:
+    """Database connections the server may hold at once: one per admitted request."""
+    return settings.admitted_requests() + run_requests(settings) + POOL_RESERVE
 
 
 def check_sandbox() -> dict[str, Any]:
@@ -65,26 +86,37 @@ def check_sandbox() -> dict[str, Any]:
     return {"available": status.available, "unsafe_unconfined": False, "message": status.message}
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, runner: WitnessRunner | None = None) -> FastAPI:
+    """The app; ``runner`` replaces the sandbox behind the run queue (tests use a stand-in)."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Every admitted request may hold a thread: sync routes never wait for one.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = pool_connections(settings)
         engine = prepare_store(settings)
         app.state.engine = engine
         app.state.pages = PageCache(engine)
         app.state.sandbox = await run_in_threadpool(check_sandbox)
+        runs = RunQueue(
+            runner,
+            workers=settings.witness_workers or None,
+            backlog=settings.witness_queue_backlog,
+            typical_run_s=min(settings.witness_timeout_s, 5.0),
+        ).start()
+        app.state.runs = runs
         stop_invalidating = invalidate_on_commit(app.state.pages)
         checker = None
         if settings.check_witnesses_on_start and app.state.sandbox["available"]:
-            checker = start_background_check(engine)
+            checker = start_background_check(engine, runs)
         try:
             yield
         finally:
             if checker is not None:
-                thread, stop = checker
-                stop.set()
-                thread.join(timeout=30)
+                checker[1].set()
+            await run_in_threadpool(runs.close)
+            if checker is not None:
+                checker[0].join(timeout=30)
             stop_invalidating()
             engine.dispose()
 
@@ -93,9 +125,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Concepts, equations, code witnesses, sources, claims and reviews.",
         lifespan=lifespan,
+        docs_url=None,  # served by server.docs, from this origin only
+        redoc_url=None,
     )
     app.state.settings = settings
-    app.add_middleware(BodyLimit)
+    # The last added runs first: headers on every answer, then Host, admission, body.
+    app.add_middleware(BodyLimit, timeout_s=settings.body_timeout_s)
+    app.add_middleware(
+        ConcurrencyLimit,
+        limit=settings.admitted_requests(),
+        runs_limit=run_requests(settings),
+    )
+    app.add_middleware(HostAllowList, allowed=allowed_hosts(settings))
+    app.add_middleware(SecurityHeaders)
     install_error_handlers(app)
     include_routers(app)
     return app
@@ -105,6 +147,7 @@ def include_routers(app: FastAPI) -> None:
     from server.claims.routes import router as claims
     from server.concepts.routes import router as concepts
     from server.demos.routes import router as demos
+    from server.docs.routes import router as docs
     from server.health import router as health
     from server.notes.routes import router as notes
     from server.objects.routes import router as objects
@@ -115,8 +158,8 @@ def include_routers(app: FastAPI) -> None:
     from server.witnesses.routes import router as witnesses
 
     # prompts before objects: /api/objects/{key}/prompt must win over /api/objects/{key}
-    routers = (health, concepts, prompts, objects, claims, notes, demos, witnesses, people, pages)
-    for router in (*routers, login_pages):
+    routers = (health, docs, concepts, prompts, objects, claims, notes, demos, witnesses)
+    for router in (*routers, people, pages, login_pages):
         app.include_router(router, responses=error_responses())  # the one error shape
     static = Path(__file__).resolve().parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
@@ -158,7 +201,17 @@ def install_error_handlers(app: FastAPI) -> None:
             response = error_response(request, 308, error.code, error.message, error.details)
             response.headers["Location"] = _moved_location(request, error)
             return response
-        return error_response(request, error.status_code, error.code, error.message, error.details)
+        response = error_response(
+            request, error.status_code, error.code, error.message, error.details
+        )
+        response.headers.update(error.headers())
+        return response
+
+    @app.exception_handler(PoolTimeout)
+    async def on_pool_timeout(request: Request, error: PoolTimeout) -> Response:
+        # The pool is sized to the admitted requests; if it still runs dry, degrade.
+        busy = Busy("no database connection is free; try again", retry_after_s=2)
+        return await on_error(request, busy)
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, error: RequestValidationError) -> Response:
@@ -172,7 +225,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_http(request: Request, error: StarletteHTTPException) -> Response:
         code = HTTP_CODES.get(error.status_code, "http_error")
         message = error.detail if isinstance(error.detail, str) else code.replace("_", " ")
-        return error_response(request, error.status_code, code, message, [])
+        response = error_response(request, error.status_code, code, message, [])
+        response.headers.update(error.headers or {})  # e.g. Allow on 405
+        return response
 
     @app.exception_handler(Exception)
     async def on_crash(request: Request, error: Exception) -> Response:

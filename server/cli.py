@@ -101,26 +101,21 @@ def main() -> None:
 @database_option
 def serve(host: str | None, port: int | None, content: Path | None, database: str | None) -> None:
     """Migrate the database, ingest the content and serve the API and pages."""
-    import uvicorn
-
+    from server import serving
     from server.app import create_app
+    from server.hosts import exposure_warnings, is_loopback_bind
 
     settings = settings_for(database, host=host, port=port, content_dir=content)
-    loopback = settings.host in ("127.0.0.1", "localhost", "::1")
-    if settings.mode == "local" and not loopback:
+    if settings.mode == "local" and not is_loopback_bind(settings.host):
         fail(
             f"local mode has no login: serving on {settings.host} would let anyone who can reach "
             "this machine read and write as the local learner; bind 127.0.0.1, or set "
             "READINGROOM_MODE=team and add accounts with `readingroom users add`"
         )
-    if settings.mode == "team" and not loopback:
-        click.echo(
-            f"warning: team mode on {settings.host} without https: tokens and session cookies "
-            "cross the network in clear; serve it behind an https reverse proxy",
-            err=True,
-        )
+    for warning in exposure_warnings(settings):
+        click.echo(f"warning: {warning}", err=True)
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    serving.run(app, settings)
 
 
 @main.command()

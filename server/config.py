@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_FILE = "readingroom.db"
@@ -32,3 +34,22 @@ class Settings(BaseSettings):
     prompt_budget_chars: int = 12_000
     ingest_on_start: bool = True
     check_witnesses_on_start: bool = True
+    # Admission: requests served at once (more answer 503), witness runs at once and waiting.
+    max_concurrent_requests: int = Field(default=0, ge=0)  # 0: eight per core
+    witness_workers: int = Field(default=0, ge=0)  # 0: one per core
+    witness_queue_backlog: int = Field(default=48, ge=0)
+    # Slow clients: request headers, request bodies, idle keep-alive connections.
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    keep_alive_timeout_s: int = Field(default=5, ge=1)
+    # Host names accepted besides localhost, 127.0.0.1 and [::1] (comma-separated).
+    allowed_hosts: str = ""
+    # Team mode behind a proxy that terminates TLS: the server itself speaks plain HTTP.
+    behind_https_proxy: bool = False
+
+    def admitted_requests(self) -> int:
+        return self.max_concurrent_requests or 8 * max(1, os.cpu_count() or 1)
+
+    def allowed_host_names(self) -> frozenset[str]:
+        names = (name.strip().lower() for name in self.allowed_hosts.split(","))
+        return frozenset(name for name in names if name)

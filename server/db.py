@@ -17,6 +17,7 @@ from sqlmodel import Session, create_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 WRITE_OPTION = "readingroom_write"
+POOL_TIMEOUT_S = 10  # beyond it the request answers 503 (server.app), never hangs
 
 
 def normalise_url(url: str) -> str:
@@ -32,19 +33,29 @@ def is_sqlite(url: str) -> bool:
     return make_url(normalise_url(url)).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and immediate write transactions."""
+def make_engine(url: str, connections: int | None = None) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and immediate write transactions.
+
+    ``connections`` sizes the pool to the concurrency the caller admits (the server passes
+    its request limit plus a reserve), so an admitted request never waits for a connection.
+    """
     url = normalise_url(url)
+    pool: dict[str, Any] = {}
+    if connections is not None:
+        pool = {"pool_size": connections, "max_overflow": 0, "pool_timeout": POOL_TIMEOUT_S}
     if not is_sqlite(url):
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        pool = pool or {"pool_size": 10, "max_overflow": 10}
+        return create_engine(url, pool_pre_ping=True, **pool)
     parsed = make_url(url)
-    if parsed.database and parsed.database != ":memory:":
+    in_memory = parsed.database in (None, "", ":memory:")
+    if not in_memory and parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        **({} if in_memory else pool),
     )
-    _configure_sqlite(engine, in_memory=parsed.database in (None, "", ":memory:"))
+    _configure_sqlite(engine, in_memory=in_memory)
     return engine
 
 

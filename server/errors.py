@@ -25,6 +25,10 @@ class ReadingRoomError(Exception):
     def to_body(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
+    def headers(self) -> dict[str, str]:
+        """Headers the response must carry besides the body (e.g. ``Retry-After``)."""
+        return {}
+
 
 class BadRequest(ReadingRoomError):
     status_code = 400
@@ -85,6 +89,20 @@ class ContentError(ReadingRoomError):
 
     status_code = 422
     code = "invalid_content"
+
+
+class Busy(ReadingRoomError):
+    """The server is at the concurrency it admits: try again after ``retry_after_s``."""
+
+    status_code = 503
+    code = "busy"
+
+    def __init__(self, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(message, [{"retry_after_s": retry_after_s}])
+        self.retry_after_s = retry_after_s
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
 
 
 class SandboxUnavailable(ReadingRoomError):

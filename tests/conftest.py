@@ -29,6 +29,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 VALID_CONTENT = FIXTURES / "content" / "valid"
 BUNDLED_CONTENT = Path(__file__).resolve().parent.parent / "content"
 LOOPBACK = ("127.0.0.1", 50000)  # what a local browser or CLI looks like to the server
+TEST_HOST = "testserver"  # the Host TestClient sends: allowed like a configured name
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -103,7 +104,7 @@ def make_settings(database_url: str, content: Path | None, **extra: object) -> S
         database_url=database_url,
         content_dir=content or VALID_CONTENT,
         ingest_on_start=content is not None,
-        **{"check_witnesses_on_start": False, **extra},  # type: ignore[arg-type]
+        **{"check_witnesses_on_start": False, "allowed_hosts": TEST_HOST, **extra},  # type: ignore[arg-type]
     )
 
 

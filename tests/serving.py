@@ -31,20 +31,22 @@ def get(url: str) -> tuple[int, dict[str, object]]:
 
 
 @contextmanager
-def serving(cwd: Path, *args: str) -> Iterator[str]:
-    with serving_process(cwd, *args) as (base, _process):
+def serving(cwd: Path, *args: str, settings: dict[str, str] | None = None) -> Iterator[str]:
+    """``settings``: READINGROOM_* variables for the server (the caller's own are dropped)."""
+    with serving_process(cwd, *args, settings=settings) as (base, _process):
         yield base
 
 
 @contextmanager
 def serving_process(
-    cwd: Path, *args: str, log: Path | None = None
+    cwd: Path, *args: str, log: Path | None = None, settings: dict[str, str] | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Like ``serving``, and hands out the process too (to kill it at a chosen moment);
     ``log``, when given, collects the server's stderr (for a test to show when it fails)."""
     port = free_port()
     log_file = log.open("ab") if log is not None else None
     env = {k: v for k, v in os.environ.items() if not k.startswith("READINGROOM_")}
+    env.update(settings or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "server.cli", "serve", "--port", str(port), *args],
         cwd=cwd,

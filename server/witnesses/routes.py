@@ -1,22 +1,34 @@
-"""Witness routes: history, rerun, and ad-hoc runs (loopback only in local mode)."""
+"""Witness routes: history, rerun, and ad-hoc runs (loopback only in local mode).
+
+Runs wait on the app's run queue (``server.witnesses.queue``) without holding a thread of
+the request pool; the short database work before and after a run goes to that pool.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from concurrent.futures import Future
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
 
 from server.db import unit_of_work
 from server.deps import SessionDep
+from server.errors import BadRequest, NotFound
+from server.keys import parse_key
+from server.objects.resolve import resolve_key
 from server.people.deps import CodeRunner
 from server.witnesses import service
+from server.witnesses.queue import RunQueue
 from server.witnesses.result import RunResult
-from server.witnesses.sandbox import run_in_sandbox
 
 router = APIRouter(prefix="/api/witnesses", tags=["witnesses"])
 
 MAX_CODE_CHARS = 100_000
+T = TypeVar("T")
 
 
 class AdHocRun(BaseModel):
@@ -31,20 +43,61 @@ def get_witness(key: str, session: SessionDep) -> dict[str, Any]:
 
 
 @router.post("/run", summary="Run ad-hoc code in the sandbox (editors; loopback in local mode)")
-def run_adhoc(body: AdHocRun, _runner: CodeRunner) -> RunResult:
-    return run_in_sandbox(body.code, checks=body.checks, timeout_s=body.timeout_s)
+async def run_adhoc(body: AdHocRun, request: Request, _runner: CodeRunner) -> RunResult:
+    queue: RunQueue = request.app.state.runs
+    return await wait_for_run(request, queue.run_code(body.code, body.checks, body.timeout_s))
 
 
 @router.post(
     "/{key:path}/runs", summary="Run a stored witness again and record the run (as for /run)"
 )
-def rerun(key: str, request: Request, _runner: CodeRunner) -> dict[str, Any]:
-    engine = request.app.state.engine
+async def rerun(key: str, request: Request, _runner: CodeRunner) -> dict[str, Any]:
+    engine: Engine = request.app.state.engine
+    queue: RunQueue = request.app.state.runs
+    job = await run_in_threadpool(_plan_rerun, engine, key)
+    # no transaction is held while the code waits and runs
+    done = await wait_for_run(request, queue.run_jobs([job]))
+    return await run_in_threadpool(_record_rerun, engine, done)
+
+
+async def wait_for_run(request: Request, run: Future[T]) -> T:
+    """The run's result; a run still waiting when its client goes away is dropped.
+
+    A run that has started is waited for even then, so that a rerun is still recorded.
+    """
+    gone: asyncio.Future[None] = asyncio.ensure_future(_client_gone(request))
+    result: asyncio.Future[T] = asyncio.wrap_future(run)
+    try:
+        either: list[asyncio.Future[Any]] = [gone, result]
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        if gone.done() and run.cancel():
+            raise BadRequest("the client went away before the run started; it was dropped")
+        return await result
+    finally:
+        gone.cancel()
+
+
+async def _client_gone(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass  # the (already read) body; then nothing until the client leaves
+
+
+def _plan_rerun(engine: Engine, key: str) -> service.CheckJob:
     with unit_of_work(engine, write=False) as session:
+        key = resolve_key(session, key)
+        kind = parse_key(key).kind
+        if kind != "witness":
+            raise NotFound(f"'{key}' is a {kind}, not a witness: rerun a witness by its key")
         witnesses = service.select_witnesses(session, [key])
+        if not witnesses:
+            raise NotFound(f"no witness has the key '{key}'")
         jobs, _ = service.plan_checks(session, witnesses, force=True)
-    done = service.run_jobs(jobs, workers=1)  # no transaction is held while the code runs
+    return jobs[0]
+
+
+def _record_rerun(engine: Engine, done: list[tuple[service.CheckJob, RunResult]]) -> dict[str, Any]:
     with unit_of_work(engine) as session:
         service.record_runs(session, done)
     with unit_of_work(engine, write=False) as session:
-        return service.witness_detail(session, jobs[0].key)
+        return service.witness_detail(session, done[0][0].key)
+

@@ -53,7 +53,7 @@ def fixture_tree(engine: Engine) -> Engine:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, ingest_on_start=False)
+    return Settings(database_url=database_url, ingest_on_start=False, allowed_hosts="testserver")
 
 
 def build(engine: Engine, settings: Settings, key: str, **options: Any) -> Any:
