@@ -148,7 +148,9 @@ def _stdout_check(check: StdoutCheck, name: str, stdout: str) -> CheckResult:
 def kernel_value(check: VariableCheck) -> np.ndarray[Any, Any]:
     """What the embedded kernel computes for the check's spec, op and input."""
     from server.kernels import build
+    from server.kernels.cost import check_kernel_call
 
+    check_kernel_call(check.kernel.spec, check.kernel.op, check.kernel.input)
     flow = build(check.kernel.spec)
     points = np.asarray(check.kernel.input, dtype=np.float64)
     op = check.kernel.op
