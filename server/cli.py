@@ -102,7 +102,7 @@ def main() -> None:
 def serve(host: str | None, port: int | None, content: Path | None, database: str | None) -> None:
     """Migrate the database, ingest the content and serve the API and pages."""
     from server import serving
-    from server.app import create_app
+    from server.app import create_app, prepare_store
     from server.hosts import exposure_warnings, is_loopback_bind
 
     settings = settings_for(database, host=host, port=port, content_dir=content)
@@ -114,7 +114,9 @@ def serve(host: str | None, port: int | None, content: Path | None, database: st
         )
     for warning in exposure_warnings(settings):
         click.echo(f"warning: {warning}", err=True)
-    app = create_app(settings)
+    # migrate and ingest before serving: broken content prints its problems and exits 1
+    prepare_store(settings).dispose()
+    app = create_app(settings.model_copy(update={"ingest_on_start": False}))
     serving.run(app, settings)
 
 

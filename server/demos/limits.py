@@ -1,24 +1,26 @@
-"""How much one demo evaluation may compute; beyond these the API answers 413 (or 422)."""
+"""How much one demo evaluation may compute; beyond these the API answers 413 (or 422).
+
+The spec itself (dimension, layers, bins, hidden units, numbers) and the whole evaluation's
+floats and flops are bounded by the kernels' cost model, :mod:`server.kernels.cost`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from server.errors import InvalidInput, PayloadTooLarge
+from server.kernels.cost import Cost, check_evaluation
 
 DEMO_DIM = 2
 """Demo states are drawn on the plane."""
 MAX_GRID_SIDE = 200
 """Grid points per axis (so at most 200 × 200 density values)."""
-MAX_LAYERS = 32
 MAX_SAMPLES = 5_000
 MAX_GRID_LINES = 41
 """Latent grid lines per axis."""
 MAX_LINE_POINTS = 400
 """Points along each grid line."""
-MAX_SPEC_NUMBERS = 200_000
-"""Numbers in the whole spec (weights included)."""
 
 
 def check_request_limits(
@@ -43,23 +45,15 @@ def check_request_limits(
 
 
 def check_spec_limits(spec: Mapping[str, Any]) -> None:
-    """Refuse a spec that is not 2-D (422) or too big to evaluate on request (413)."""
+    """Refuse a spec that is not 2-D (422); its size is the cost model's to bound."""
     dim = spec.get("dim")
     if dim != DEMO_DIM:
         raise InvalidInput(f"demo states are {DEMO_DIM}-D; spec 'dim' is {dim!r}")
-    layers = spec.get("layers")
-    if isinstance(layers, Sequence) and len(layers) > MAX_LAYERS:
-        raise PayloadTooLarge(f"{len(layers)} layers exceed MAX_LAYERS = {MAX_LAYERS}")
-    numbers = _count_numbers(spec)
-    if numbers > MAX_SPEC_NUMBERS:
-        raise PayloadTooLarge(
-            f"the spec holds {numbers} numbers, more than MAX_SPEC_NUMBERS = {MAX_SPEC_NUMBERS}"
-        )
 
 
-def _count_numbers(value: Any) -> int:
-    if isinstance(value, Mapping):
-        return sum(_count_numbers(item) for item in value.values())
-    if isinstance(value, list | tuple):
-        return sum(_count_numbers(item) for item in value)
-    return 1 if isinstance(value, int | float) else 0
+def check_demo_budget(
+    spec: Mapping[str, Any], grid_points: int, samples: int, line_points: int
+) -> Cost:
+    """Refuse (413) an evaluation whose total cost is over the kernels' budget: the inverse
+    on every grid point, the forward on every sample and every point of the grid lines."""
+    return check_evaluation(spec, inverse=grid_points, forward=samples + line_points)

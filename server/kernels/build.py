@@ -7,6 +7,7 @@ from typing import Any
 
 from server.kernels.autoregressive import MAF, RQSplineAutoregressive
 from server.kernels.base import read_base
+from server.kernels.cost import check_budget, estimate_cost
 from server.kernels.coupling import AffineCoupling, RQSplineCoupling
 from server.kernels.elementwise import Atanh, LeakyReLU, Logit, Sigmoid, Tanh
 from server.kernels.errors import SpecError
@@ -46,8 +47,11 @@ def build(spec: Mapping[str, Any]) -> Flow:
 
     Raises :class:`SpecError` naming the layer (``layers[i] (type)``) and the offending value
     for unknown types or keys, wrong shapes, non-finite numbers, non-invertible parameters,
-    and layers whose inputs would fall outside their domain.
+    and layers whose inputs would fall outside their domain; PayloadTooLarge (413) for a
+    spec over the limits of :mod:`server.kernels.cost`, before anything is allocated. Callers
+    that evaluate the flow on untrusted points call ``cost.check_evaluation`` first.
     """
+    check_budget(estimate_cost(spec))
     chain = SpecReader(spec, "spec")
     chain.string("type", ("chain",))
     dim = chain.integer("dim", minimum=1)

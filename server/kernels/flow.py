@@ -7,12 +7,9 @@ from typing import Any
 import numpy as np
 
 from server.kernels.base import DiagonalNormal
+from server.kernels.blocks import block_rows
 from server.kernels.errors import SpecError
 from server.kernels.transform import Array, Transform
-
-CACHE_BYTES = 1 << 20
-"""Aim for one block's widest intermediate to fit in this much (a typical per-core L2)."""
-MIN_BLOCK_ROWS, MAX_BLOCK_ROWS = 1024, 16384
 
 FLOAT_TYPES: dict[str, np.dtype[Any]] = {
     "float64": np.dtype(np.float64),
@@ -94,12 +91,11 @@ class Flow:
 
         Each block's intermediates (e.g. a (rows, 65) hidden layer) stay in the CPU caches
         through the whole chain, instead of streaming (n, 65) arrays through memory per layer;
-        the block holds about CACHE_BYTES of the widest intermediate.
+        the block holds about blocks.CACHE_BYTES of the widest intermediate.
         """
         n, dim = points.shape
         width = max([dim, *(layer.scratch_width() for layer in layers)])
-        rows = CACHE_BYTES // (width * points.dtype.itemsize)
-        rows = min(max(rows, MIN_BLOCK_ROWS), MAX_BLOCK_ROWS)
+        rows = block_rows(width, points.dtype.itemsize)
         out = np.empty_like(points)
         logdet = np.zeros(n, dtype=points.dtype)
         for start in range(0, n, rows):

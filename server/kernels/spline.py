@@ -258,6 +258,10 @@ class RQSpline(Transform):
         knots = knots_from_widths(parts["widths"], parts["heights"], parts["derivatives"], bound)
         return cls(knots=knots)
 
+    def scratch_width(self) -> int:
+        """The bin search compares each coordinate with every knot: D × (K + 1) per row."""
+        return int(self.knots.x.size)
+
     def forward(self, z: Array) -> tuple[Array, Array]:
         x, log_slope = rq_spline(z, self.knots)
         return x, np.sum(log_slope, axis=1)

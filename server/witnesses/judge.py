@@ -343,8 +343,10 @@ def _worst(difference: np.ndarray[Any, Any]) -> float:
 def kernel_value(check: Check) -> np.ndarray[Any, Any]:
     """What the embedded kernel computes for the check's spec, op and input."""
     from server.kernels import build
+    from server.kernels.cost import check_kernel_call
 
     call = check["kernel"]
+    check_kernel_call(call["spec"], call["op"], call["input"])  # refused before allocating
     flow = build(call["spec"])
     points = np.asarray(call["input"], dtype=np.float64)
     op = call["op"]

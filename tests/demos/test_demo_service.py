@@ -9,11 +9,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from server.demos.limits import MAX_GRID_SIDE, MAX_LAYERS, MAX_SAMPLES
+from server.demos.limits import MAX_GRID_SIDE, MAX_SAMPLES
 from server.demos.schemas import DemoRequest
 from server.demos.service import evaluate_demo
 from server.errors import InvalidInput, PayloadTooLarge
 from server.kernels import SpecError, build
+from server.kernels.cost import MAX_LAYERS
 
 SPEC: dict[str, Any] = {
     "type": "chain",
@@ -111,7 +112,7 @@ TOO_LARGE = [
     ({"line_points": 401}, "line_points = 401 exceeds MAX_LINE_POINTS = 400"),
     (
         {"spec": {**SPEC, "layers": [{"type": "sigmoid"}] * (MAX_LAYERS + 1)}},
-        "33 layers exceed MAX_LAYERS = 32",
+        "spec.layers has 33 layers, over the limit of 32",
     ),
     (
         {
@@ -120,7 +121,7 @@ TOO_LARGE = [
                 "layers": [{"type": "affine", "A": [[1.0] * 500] * 500, "b": [0] * 500}],
             }
         },
-        "the spec holds 250501 numbers, more than MAX_SPEC_NUMBERS = 200000",
+        "spec holds 250501 numbers, over the limit of 200000",
     ),
 ]
 
