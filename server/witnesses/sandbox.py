@@ -40,13 +40,18 @@ Report = checking.HarnessReport
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    """Per-run limits. CPU seconds follow the wall-clock timeout (rounded up, plus one)."""
+    """Per-run limits. CPU seconds follow the wall-clock timeout (rounded up, plus one).
 
-    memory_bytes: int = 1 << 30  # RLIMIT_AS, per process
-    processes: int = 32  # RLIMIT_NPROC: processes and threads of the run's uid
+    A confined run is one process (new processes and ``execve`` are refused), so the
+    address-space and CPU-time limits hold for the run as a whole, all threads included.
+    """
+
+    memory_bytes: int = 1 << 30  # RLIMIT_AS: the run's whole address space
+    processes: int = 32  # RLIMIT_NPROC: the run's threads (it cannot start processes)
     file_size_bytes: int = 16 << 20  # RLIMIT_FSIZE: the largest file it may write
     open_files: int = 256  # RLIMIT_NOFILE
     scratch_bytes: int = 64 << 20  # size of the private tmpfs at /tmp
+    scratch_inodes: int = 8192  # files and directories it may hold (as root)
     output_bytes: int = 256 << 10  # each of stdout and stderr; more ends the run
     report_bytes: int = 8 << 20  # the harness report read back from the run
 
@@ -221,26 +226,47 @@ def _confined_once(
     limits: SandboxLimits,
     uid: int | None,
 ) -> tuple[Outcome, Report | None, str | None]:
-    with bwrap.run_dir(layout.runs_dir, uid) as directory:
-        _write_job(directory, code, checks, _rlimits(limits, timeout_s), bwrap.RUN_DIR_INSIDE)
+    rlimits = _rlimits(limits, timeout_s)
+    with (
+        bwrap.run_dir(layout.runs_dir, uid) as directory,
+        bwrap.scratch_mount(layout, limits.scratch_bytes, limits.scratch_inodes) as scratch,
+    ):
+        _write_job(directory, code, checks, rlimits, bwrap.RUN_DIR_INSIDE)
+        fds: list[int] = []
         read_end: int | None = None
         if layout.seccomp is not None:
             read_end, write_end = os.pipe()
+            fds.append(read_end)
             os.write(write_end, layout.seccomp)  # a few hundred bytes: fits the pipe buffer
             os.close(write_end)
+        started_read, started_write = os.pipe()  # the launcher writes one byte once confined
+        fds += [started_read, started_write]
         try:
-            command = bwrap.confined_command(layout, directory, limits.scratch_bytes, uid, read_end)
+            command = bwrap.confined_command(
+                layout,
+                directory,
+                limits.scratch_bytes if scratch is None else scratch,
+                uid,
+                read_end,
+                rlimits=rlimits,
+                started_fd=started_write,
+            )
             outcome = supervise(
                 command,
                 timeout_s=timeout_s,
                 output_cap=limits.output_bytes,
                 env={"PATH": bwrap.INNER_PATH},
                 cwd="/",
-                pass_fds=() if read_end is None else (read_end,),
+                pass_fds=(started_write,) if read_end is None else (read_end, started_write),
             )
+            os.close(started_write)
+            fds.remove(started_write)
+            os.set_blocking(started_read, False)
+            with contextlib.suppress(BlockingIOError):
+                outcome.started = os.read(started_read, 1) == b"1"
         finally:
-            if read_end is not None:
-                os.close(read_end)
+            for fd in fds:
+                os.close(fd)
         report, problem = read_report(directory / "result.json", limits.report_bytes)
     return outcome, report, problem
 
@@ -324,8 +350,10 @@ def _judge(
     results = checking.evaluate_checks(checks, stdout, report)
     verdict = checking.verdict(checks, results, outcome.returncode, report)
     note: str | None = problem if (report is None and checks) else None
-    if verdict == "error" and stderr.startswith("bwrap: "):
-        note = f"the sandbox could not start: {stderr.splitlines()[0]}"
+    if outcome.started is False:  # decided by the launcher's signal, never by the output
+        lines = stderr.strip().splitlines()
+        verdict = "error"
+        note = f"the sandbox could not start: {lines[0] if lines else 'no message'}"
     return RunResult(
         status=verdict,
         stdout=stdout,
