@@ -19,6 +19,7 @@ import os
 import shutil
 import signal
 import stat
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -373,20 +374,94 @@ _probe_lock = threading.Lock()
 _probe_result: ConfinementStatus | None = None
 
 PROBE_CODE = """
-import ctypes, json, os, socket, numpy
+import ctypes, errno, importlib.util, json, os, resource, socket, threading, numpy
 libc = ctypes.CDLL(None, use_errno=True)
+
+def refused(attempt):
+    try:
+        attempt()
+    except OSError as error:
+        return error.errno == errno.EPERM
+    return False
+
+def fork():
+    if os.fork() == 0:
+        os._exit(0)
+
+thread = threading.Thread(target=lambda: None)
+thread.start()
+thread.join()
+with open("/proc/self/mountinfo") as handle:
+    mounts = handle.read()
+scratch = os.statvfs("/tmp")
 print(json.dumps({"uid": os.getuid(), "euid": os.geteuid(), "numpy": numpy.__version__,
                   "interfaces": sorted(name for _, name in socket.if_nameindex()),
-                  "unshare_refused": libc.unshare(0x10000000) != 0}))
+                  "unshare_refused": libc.unshare(0x10000000) != 0,
+                  "fork_refused": refused(fork),
+                  "exec_refused": refused(lambda: os.execv("/nonexistent", ["x"])),
+                  "address_space": resource.getrlimit(resource.RLIMIT_AS)[1],
+                  "importable": [name for name in ("pydantic", "sqlalchemy", "fastapi")
+                                 if importlib.util.find_spec(name) is not None],
+                  "scratch_inodes": scratch.f_files, "mountinfo": mounts}))
 """
+
+
+def leaked_paths(mountinfo: str, host_paths: set[str]) -> list[str]:
+    """The ``host_paths`` that a mount table (``/proc/self/mountinfo``) names: as the root
+    of a mount or its mount point, or anywhere below either."""
+    named = set()
+    for line in mountinfo.splitlines():
+        fields = line.split(" ")
+        if len(fields) > 4:
+            named |= {fields[3].replace("\\040", " "), fields[4].replace("\\040", " ")}
+    return sorted(
+        host for host in host_paths if any(p == host or p.startswith(host + "/") for p in named)
+    )
+
+
+def _host_paths() -> set[str]:
+    """Paths of the service's own installation that must not show inside the sandbox."""
+    paths = {sys.prefix, sys.base_prefix, str(Path(__file__).resolve().parents[2])}
+    paths |= {os.path.realpath(p) for p in paths}
+    with contextlib.suppress(RuntimeError, KeyError):
+        paths.add(str(Path.home()))
+    return {p for p in paths if p not in ("/", "/usr", "/usr/local")}
+
+
+def _confinement_problems(seen: dict[str, Any], limits: SandboxLimits, root: bool) -> list[str]:
+    problems = []
+    if root and 0 in (seen["uid"], seen["euid"]):
+        problems.append("the sandboxed process still runs as root")
+    if seen["interfaces"] != ["lo"]:
+        problems.append(f"the sandbox sees network interfaces {seen['interfaces']}")
+    if not seen["unshare_refused"]:
+        problems.append("the sandbox may create user namespaces")
+    if not seen["fork_refused"]:
+        problems.append("the sandbox may start new processes (one process per run is the rule)")
+    if not seen["exec_refused"]:
+        problems.append("the sandbox may execute other programs")
+    if seen["address_space"] != limits.memory_bytes:
+        problems.append(f"the run's address-space limit is {seen['address_space']}")
+    if seen["importable"]:
+        problems.append(f"the sandbox can import {', '.join(seen['importable'])}")
+    if root and seen["scratch_inodes"] != limits.scratch_inodes:
+        problems.append(f"the scratch directory holds {seen['scratch_inodes']} inodes")
+    leaked = leaked_paths(seen["mountinfo"], _host_paths())
+    if leaked:
+        problems.append(f"host paths show through the sandbox's mount table: {leaked}")
+    return problems
 
 
 def probe_confinement(*, refresh: bool = False) -> ConfinementStatus:
     """Check (once per process; ``refresh`` re-checks) that a sandboxed run is confined.
 
-    Runs a small program in the sandbox: it must not be root, must see no network
-    interface but its own loopback, must be refused a new user namespace, and must be able
-    to import numpy. The service calls this at start-up.
+    Runs a small program in the sandbox: it must be able to import numpy and start a
+    thread, must not be root, must see no network interface but its own loopback, must be
+    refused a new user namespace, a new process and ``execve``, must run under the run's
+    address-space limit (and, as root, on a scratch tmpfs with the inode cap), must not find
+    the service's own packages, and its mount table must name no path of the checkout, the
+    virtualenv, the interpreter's prefix or the home directory. Otherwise witnesses are not
+    run. The service calls this at start-up.
     """
     global _probe_result
     with _probe_lock:
@@ -425,7 +500,8 @@ def _probe() -> ConfinementStatus:
         layout = bwrap.layout()
     except OSError as error:
         return _unavailable(f"its files cannot be prepared ({error})", [str(error)])
-    result = _run_confined(layout, PROBE_CODE, [], 30.0, SandboxLimits())
+    limits = SandboxLimits()
+    result = _run_confined(layout, PROBE_CODE, [], 30.0, limits)
     if result.status != "passed":
         lines = result.stderr.strip().splitlines()
         why = result.message or (lines[-1] if lines else result.status)
@@ -436,20 +512,15 @@ def _probe() -> ConfinementStatus:
         )
     try:
         seen = json.loads(result.stdout)
-    except ValueError:
+        problems = _confinement_problems(seen, limits, root_mode)
+    except (ValueError, KeyError, TypeError):
         return _unavailable("the confined test run printed nothing readable", ["probe output"])
-    problems = []
-    if root_mode and 0 in (seen["uid"], seen["euid"]):
-        problems.append("the sandboxed process still runs as root")
-    if seen["interfaces"] != ["lo"]:
-        problems.append(f"the sandbox sees network interfaces {seen['interfaces']}")
     if problems:
         return _unavailable("; ".join(problems), problems)
-    seccomp = bool(seen["unshare_refused"]) and layout.seccomp is not None
-    note = "" if seccomp else " (no seccomp filter for this architecture)"
     return ConfinementStatus(
         available=True,
         mode=layout.mode,
-        message=f"witnesses run confined ({layout.mode}, no network, numpy {seen['numpy']}){note}",
-        seccomp=seccomp,
+        message=f"witnesses run confined ({layout.mode}, one process, no network, "
+        f"numpy {seen['numpy']})",
+        seccomp=True,
     )

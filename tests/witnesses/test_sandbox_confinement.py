@@ -4,15 +4,16 @@ witness output cannot imitate."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from server.witnesses import bwrap, seccomp
-from server.witnesses.sandbox import run_in_sandbox
+from server.witnesses import bwrap, sandbox, seccomp
+from server.witnesses.sandbox import leaked_paths, probe_confinement, run_in_sandbox
 
 from .conftest import LIMITS, TIMEOUT_S, Contained, hostile
 
@@ -105,6 +106,7 @@ def test_only_numpy_and_the_standard_library_are_visible(run_hostile: Run) -> No
     assert contained.result.status == "passed", contained.result.stderr
     out = contained.result.stdout
     assert " /sandbox/python " in out  # the mount table was read
+    assert leaked_paths(out, set(_host_paths())) == []
     for path in _host_paths():
         assert path not in out, f"{path} shows through the sandbox's mount table"
     for name in ("sqlalchemy", "fastapi", "pydantic", "yaml", "pytest", "server"):
@@ -138,15 +140,9 @@ def test_stderr_starting_with_bwrap_is_the_witnesses_own(status: int) -> None:
     assert result.message is None  # not "the sandbox could not start"
 
 
-def test_a_launcher_that_never_signals_is_a_sandbox_failure(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_launcher_that_never_signals_is_a_sandbox_failure() -> None:
     """A confinement step that fails before the witness starts is reported as such."""
-    layout = bwrap.layout()
-    broken = layout.__class__(**{**layout.__dict__, "exec_filter": b"\x00" * 7})
-    monkeypatch.setattr(bwrap, "layout", lambda: broken)
-    from server.witnesses import sandbox
-
+    broken = dataclasses.replace(bwrap.layout(), exec_filter=b"\x00" * 7)
     result = sandbox._run_confined(broken, "print('never')", [], TIMEOUT_S, LIMITS)
     assert result.status == "error"
     assert result.stdout == ""
@@ -165,3 +161,47 @@ def test_memory_outside_the_address_space_limit_is_refused(run_hostile: Run) -> 
     contained = run_hostile(hostile("unaccounted_memory"))
     assert contained.result.status == "passed", contained.result.stderr
     assert contained.result.stdout.splitlines() == ["refused memfd 1", "refused shmget 1"]
+
+
+@pytest.fixture
+def broken_layout(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Make the next layout a weakened one; the real probe result comes back afterwards."""
+    real = bwrap.build_layout
+
+    def weaken(**changes: object) -> None:
+        monkeypatch.setattr(bwrap, "build_layout", lambda: dataclasses.replace(real(), **changes))
+
+    try:
+        yield weaken
+    finally:
+        monkeypatch.undo()
+        assert probe_confinement(refresh=True).available
+
+
+def test_the_probe_refuses_a_sandbox_that_lets_processes_start(
+    broken_layout: Callable[..., None],
+) -> None:
+    broken_layout(seccomp=None, exec_filter=None)
+    status = probe_confinement(refresh=True)
+    assert not status.available
+    assert "may start new processes" in status.message
+    assert "may execute other programs" in status.message
+    assert run_in_sandbox("print(1)", timeout_s=TIMEOUT_S).status == "sandbox-unavailable"
+
+
+def test_the_probe_refuses_a_sandbox_that_shows_the_checkout(
+    broken_layout: Callable[..., None],
+) -> None:
+    args = (*bwrap.layout().static_args, "--ro-bind", str(CHECKOUT), "/sandbox/leak")
+    broken_layout(static_args=args)
+    status = probe_confinement(refresh=True)
+    assert not status.available
+    assert f"host paths show through the sandbox's mount table: ['{CHECKOUT}'" in status.message
+
+
+def test_leaked_paths_reads_mount_roots_and_mount_points() -> None:
+    table = (
+        "76 70 254:0 /work/x/.venv/lib /sandbox/site ro - ext4 /dev/vda rw\n"
+        "80 70 0:41 /newroot / rw - tmpfs tmpfs rw\n"
+    )
+    assert leaked_paths(table, {"/work/x", "/root", "/work/xy"}) == ["/work/x"]
