@@ -107,10 +107,12 @@ class Contained:
 def run_hostile(confined: None, host_service: HostService) -> Callable[..., Contained]:
     """Run hostile code next to a benign run; afterwards check the host and the neighbour."""
 
-    def run(code: str, checks: list[dict[str, object]] | None = None) -> Contained:
+    def run(
+        code: str, checks: list[dict[str, object]] | None = None, timeout_s: float = TIMEOUT_S
+    ) -> Contained:
         with ThreadPoolExecutor(max_workers=2) as pool:
             hostile_run = pool.submit(
-                run_in_sandbox, code, checks=checks, timeout_s=TIMEOUT_S, limits=LIMITS
+                run_in_sandbox, code, checks=checks, timeout_s=timeout_s, limits=LIMITS
             )
             neighbour = pool.submit(
                 run_in_sandbox, BENIGN, checks=BENIGN_CHECKS, timeout_s=30, limits=LIMITS
