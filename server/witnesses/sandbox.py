@@ -3,8 +3,9 @@
 A run: claim an unprivileged uid (as root), write the code and a job file to a fresh host
 directory, start bubblewrap (``bwrap.py`` has the exact command line) with a seccomp filter,
 read its output capped until it ends or the wall clock runs out, read the harness report
-back safely, and judge the checks (``checks.py``). The harness inside lowers the CPU,
-address-space, process, file-size, open-file and core limits before the code runs.
+back safely, and judge the checks (``checks.py``). The launcher inside (``confine.py``)
+lowers the CPU, address-space, thread, file-size, open-file and core limits and refuses
+``execve`` before the harness runs; the run is one process, so those limits are the run's.
 
 Thread-safe: runs share nothing but the per-process layout, so ``readingroom check`` runs
 them in parallel from a thread pool (``run_many``).

@@ -4,8 +4,10 @@ witness output cannot imitate."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -85,9 +87,9 @@ def test_scratch_mounts_are_gone_after_the_run() -> None:
     assert scratch_dir is not None
     result = run_in_sandbox("open('/tmp/x', 'w').write('x')", timeout_s=SLOW_OK_S, limits=LIMITS)
     assert result.status == "passed"
-    mine = [p for p in scratch_dir.iterdir() if p.name.startswith(f"{os.getpid()}-")]
-    assert mine == []
-    assert str(scratch_dir) not in Path("/proc/self/mountinfo").read_text()
+    mine = f"{scratch_dir}/{os.getpid()}-"  # other services' runs may be mounted meanwhile
+    assert [p for p in scratch_dir.iterdir() if str(p).startswith(mine)] == []
+    assert f" {mine}" not in Path("/proc/self/mountinfo").read_text()
 
 
 def _host_paths() -> list[str]:
@@ -206,3 +208,24 @@ def test_leaked_paths_reads_mount_roots_and_mount_points() -> None:
         "80 70 0:41 /newroot / rw - tmpfs tmpfs rw\n"
     )
     assert leaked_paths(table, {"/work/x", "/root", "/work/xy"}) == ["/work/x"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="scratch mounts are made as root only")
+def test_scratch_left_by_a_dead_service_is_unmounted_and_removed() -> None:
+    layout = bwrap.layout()
+    assert layout.scratch_dir is not None
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = layout.scratch_dir / f"{dead.pid}-stale"
+    stale.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(stale)])
+    assert mounted.returncode == 0
+    try:
+        assert str(stale) in Path("/proc/self/mountinfo").read_text()
+        bwrap.remove_stale_run_dirs(layout.runs_dir, layout.scratch_dir)
+        assert not stale.exists()
+        assert str(stale) not in Path("/proc/self/mountinfo").read_text()
+    finally:
+        subprocess.run(["umount", "-l", str(stale)], capture_output=True)
+        with contextlib.suppress(OSError):
+            stale.rmdir()
