@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -229,3 +230,10 @@ def test_scratch_left_by_a_dead_service_is_unmounted_and_removed() -> None:
         subprocess.run(["umount", "-l", str(stale)], capture_output=True)
         with contextlib.suppress(OSError):
             stale.rmdir()
+
+
+def test_cpu_time_is_counted_for_the_whole_run(run_hostile: Run) -> None:
+    contained = run_hostile(hostile("threads_cpu"), timeout_s=SLOW_OK_S)
+    assert contained.result.status == "killed", contained.result
+    assert contained.result.signal == signal.SIGXCPU
+    assert "burnt" not in contained.result.stdout
