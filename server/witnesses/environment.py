@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 _HERE = Path(__file__).resolve().parent
-# The files whose change can change a verdict (besides the kernels, hashed separately).
-_VERDICT_FILES = ("harness.py", "checks.py")
+# The files whose change can change a verdict (besides the kernels, hashed separately): the
+# confinement ones too, since what a run may do (start a process, say) decides its status.
+_VERDICT_FILES = ("harness.py", "checks.py", "confine.py", "seccomp.py")
 
 
 def _digest_files(paths: list[Path]) -> str:
