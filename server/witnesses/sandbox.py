@@ -264,8 +264,10 @@ def _confined_once(
             os.close(started_write)
             fds.remove(started_write)
             os.set_blocking(started_read, False)
-            with contextlib.suppress(BlockingIOError):
+            try:  # the byte is there if the launcher ever wrote it
                 outcome.started = os.read(started_read, 1) == b"1"
+            except BlockingIOError:  # nothing written, a writer still open somewhere
+                outcome.started = False
         finally:
             for fd in fds:
                 os.close(fd)
