@@ -178,12 +178,14 @@ def check(keys: tuple[str, ...], jobs: int | None, force: bool, database: str | 
     with unit_of_work(engine) as session:
         outcomes += service.record_runs(session, done)
     engine.dispose()
+    from server.witnesses.cli import printable
+
     failed = [o for o in outcomes if o.status != "passed"]
     for outcome in sorted(outcomes, key=lambda o: o.key):
         how = "cached" if outcome.cached else f"{outcome.duration_ms:.0f} ms"
-        click.echo(f"{outcome.status:<20} {outcome.key} ({how})")
+        click.echo(printable(f"{outcome.status:<20} {outcome.key} ({how})"))
         if outcome.message and outcome.status != "passed":
-            click.echo(f"{'':<20} {outcome.message}")
+            click.echo(printable(f"{'':<20} {outcome.message}"))
     cached = sum(o.cached for o in outcomes)
     click.echo(
         f"{len(outcomes)} witness(es): {len(outcomes) - len(failed)} passed "

@@ -5,37 +5,60 @@ As root (the service's usual case) every run is::
     bwrap --unshare-ipc --unshare-pid --unshare-net --unshare-uts --unshare-cgroup-try
           --die-with-parent --new-session --hostname witness --clearenv --setenv ...
           --ro-bind /usr /usr --symlink usr/lib /lib ...        (system libraries)
-          --ro-bind <python prefix> <same path>                  (the interpreter, read-only)
-          --ro-bind <numpy> /sandbox/site/numpy [numpy.libs]     (and nothing else installed)
+          --tmpfs /usr/lib/python3 --remount-ro ...              (the host's Python packages hidden)
+          --ro-bind <stage>/python /sandbox/python               (interpreter and standard library)
+          --ro-bind <stage>/site /sandbox/site                   (numpy, numpy.libs: nothing else)
           --ro-bind <synthetic passwd, group> /etc/...  --ro-bind /etc/ld.so.cache ...
-          --ro-bind <harness.py> /sandbox/harness.py  --proc /proc  --dev /dev
-          --perms 1777 --size <scratch cap> --tmpfs /tmp  --chdir /tmp
+          --ro-bind <code>/harness.py /sandbox/harness.py  (and confine.py)
+          --proc /proc  --dev /dev
+          --bind <scratch tmpfs: size=, nr_inodes=> /tmp  --chdir /tmp
           --ro-bind <run dir> /sandbox/run  --bind <run dir>/result.json /sandbox/run/result.json
           --seccomp <fd>
       -- setpriv --reuid=U --regid=U --clear-groups --no-new-privs --inh-caps=-all
                  --bounding-set=-all
-      -- python -S -s -B -u /sandbox/harness.py /sandbox/run/job.json
+      -- /sandbox/python/bin/python3.X -S -s -B -u /sandbox/confine.py <limits> <started fd>
+                 <exec filter> /sandbox/harness.py /sandbox/run/job.json
+
+**One process.** The seccomp filter refuses every new process (``fork``, ``vfork``, ``clone``
+without ``CLONE_THREAD``) and ``confine.py`` refuses ``execve`` for itself before the harness
+runs; threads stay allowed (numpy's OpenBLAS is told to use one). So RLIMIT_AS bounds the
+memory of the whole run and RLIMIT_CPU its CPU time (both count every thread), and
+RLIMIT_NPROC, per run uid, is its thread budget.
+
+**What is visible.** Nothing is bound from the checkout, the virtualenv or a home directory:
+the interpreter, its standard library (without site-packages, tests, IDLE, Tk),
+``lib-dynload``, numpy and numpy.libs are first *staged*: hard-linked (copied across file
+systems) into ``<state>/python-<key>``, keyed by what was staged, then bound at neutral
+paths. ``/proc/self/mountinfo`` inside therefore names only the state directory, ``/usr``
+and tmpfs mounts. The host's own Python package directories under ``/usr`` are covered by
+empty read-only tmpfs mounts.
+
+**Scratch.** As root, each run's ``/tmp`` is a tmpfs the service mounts itself (``size=`` and
+``nr_inodes=``, nosuid, nodev) under ``<state>/scratch`` and unmounts afterwards; bwrap's own
+``--tmpfs`` cannot cap inodes. Without root, bwrap's ``--size`` tmpfs caps bytes only.
 
 No user namespace is made as root: bwrap would map the sandbox uid onto host root, for whom
 RLIMIT_NPROC does not bind. ``setpriv`` drops to a per-run unprivileged uid instead (see
 ``uid_slots``). Without root, bwrap makes a user namespace (``--unshare-all --disable-userns
 --cap-drop ALL``) and the process keeps the caller's uid, seen inside as 65534.
 
-The interpreter may live where the sandbox uid cannot enter (``/root/.pyenv``): it is bound
-read-only at its own path into the sandbox's view, with the missing parent directories made
-0755 there; permissions on the host are never loosened. The static part of the command is
-computed once per process.
+The static part of the command and the stage are made once per process.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import functools
+import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import stat
 import sys
+import sysconfig
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -44,9 +67,18 @@ from pathlib import Path
 from typing import Literal
 
 from server.witnesses import uid_slots
-from server.witnesses.seccomp import seccomp_program
+from server.witnesses.seccomp import exec_program, seccomp_program
 
 HARNESS = Path(__file__).resolve().parent / "harness.py"
+LAUNCHER = Path(__file__).resolve().parent / "confine.py"
+PYTHON_INSIDE = "/sandbox/python"
+SITE_INSIDE = "/sandbox/site"
+# Parts of the standard library a witness has no use for (and the base interpreter's own
+# installed packages, which must stay invisible).
+STDLIB_LEFT_OUT = frozenset(
+    {"site-packages", "dist-packages", "test", "idlelib", "tkinter", "turtledemo", "ensurepip",
+     "lib2to3"}
+)  # fmt: skip
 USERNS_UID = 65534
 INNER_PATH = "/usr/local/bin:/usr/bin:/bin"
 # No site (nothing else from the service's site-packages), no user site, no .pyc writes,
@@ -58,7 +90,7 @@ SANDBOX_ENV = {
     "TMPDIR": "/tmp",
     "LANG": "C.UTF-8",
     "USER": "witness",
-    "PYTHONPATH": "/sandbox/site",
+    "PYTHONPATH": SITE_INSIDE,
     "PYTHONSAFEPATH": "1",
     "PYTHONHASHSEED": "0",
     "OPENBLAS_NUM_THREADS": "1",
@@ -82,6 +114,8 @@ class Layout:
     state_dir: Path
     runs_dir: Path
     seccomp: bytes | None
+    exec_filter: bytes | None
+    scratch_dir: Path | None  # where the service mounts each run's scratch (as root)
 
 
 def numpy_dir() -> Path | None:
@@ -127,41 +161,152 @@ def _synthetic_etc(state: Path, root_mode: bool) -> Path:
     return etc
 
 
-def _dir_args(path: str, made: set[str]) -> list[str]:
-    """``--dir`` for each missing ancestor of ``path``, mode 755 (bwrap's default is 700)."""
-    args: list[str] = []
-    parts = Path(path).parts
-    for depth in range(2, len(parts)):
-        ancestor = str(Path(*parts[:depth]))
-        if ancestor not in made:
-            made.add(ancestor)
-            args += ["--perms", "0755", "--dir", ancestor]
-    return args
-
-
-def _system_args(made: set[str]) -> list[str]:
+def _system_args() -> list[str]:
     args = ["--ro-bind", "/usr", "/usr"]
-    made.add("/usr")
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         path = Path("/") / name
         if path.is_symlink():
             args += ["--symlink", os.readlink(path), str(path)]
         elif path.is_dir():
             args += ["--ro-bind", str(path), str(path)]
-        made.add(str(path))
     return args
 
 
-def _python_args(made: set[str]) -> tuple[str, list[str]]:
-    """The real interpreter and the read-only binds it needs, at their own paths."""
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError as error:
+        if error.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+            raise
+        shutil.copy2(source, target)
+
+
+def _stage_tree(source: Path, target: Path, left_out: frozenset[str] = frozenset()) -> None:
+    """``target`` mirrors ``source``: directories 0755, files linked; symlinks inside kept."""
+    target.mkdir(mode=0o755)
+    for entry in os.scandir(source):
+        if entry.name in left_out:
+            continue
+        path = Path(entry.path)
+        if entry.is_symlink():
+            link = os.readlink(path)
+            if not os.path.isabs(link) and ".." not in Path(link).parts:
+                os.symlink(link, target / entry.name)
+        elif entry.is_dir():
+            _stage_tree(path, target / entry.name)
+        elif entry.is_file():
+            _link_or_copy(path, target / entry.name)
+
+
+def _runtime_sources() -> dict[str, str]:
+    """What is staged: the interpreter, its shared library, the standard library, numpy."""
     python = os.path.realpath(sys.executable)
-    needed = {os.path.realpath(sys.base_prefix), os.path.dirname(os.path.dirname(python))}
+    sources = {"python": python, "stdlib": os.path.realpath(sysconfig.get_paths()["stdlib"])}
+    library = sysconfig.get_config_var("INSTSONAME")
+    libdir = sysconfig.get_config_var("LIBDIR")
+    if sysconfig.get_config_var("Py_ENABLE_SHARED") and library and libdir:
+        path = Path(libdir) / library
+        if path.exists():
+            sources["libpython"] = os.path.realpath(path)
+    numpy = numpy_dir()
+    if numpy is not None:
+        sources["numpy"] = str(numpy)
+        if numpy.with_name("numpy.libs").is_dir():  # the wheel's vendored OpenBLAS
+            sources["numpy.libs"] = str(numpy.with_name("numpy.libs"))
+    return sources
+
+
+def _stage_key(sources: dict[str, str]) -> str:
+    marks = {}
+    for name, path in sorted(sources.items()):
+        probe = Path(path) / "__init__.py" if name == "numpy" else Path(path)
+        info = os.stat(probe)
+        marks[name] = [path, info.st_size, info.st_mtime_ns, info.st_ino]
+    marks["version"] = [sys.version]
+    return hashlib.sha256(json.dumps(marks, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def stage_runtime(state: Path) -> Path:
+    """The staged interpreter, standard library and numpy; made once per key, atomically."""
+    sources = _runtime_sources()
+    stage = state / f"python-{_stage_key(sources)}"
+    if stage.is_dir():
+        return stage
+    building = Path(tempfile.mkdtemp(prefix=".python-", dir=state))
+    try:
+        building.chmod(0o755)
+        version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        prefix = building / "python"
+        (prefix / "bin").mkdir(mode=0o755, parents=True)
+        (prefix / "lib").mkdir(mode=0o755)
+        _link_or_copy(Path(sources["python"]), prefix / "bin" / version)
+        if "libpython" in sources:
+            library = Path(sources["libpython"])
+            _link_or_copy(library, prefix / "lib" / library.name)
+        _stage_tree(Path(sources["stdlib"]), prefix / "lib" / version, STDLIB_LEFT_OUT)
+        site = building / "site"
+        site.mkdir(mode=0o755)
+        for name in ("numpy", "numpy.libs"):
+            if name in sources:
+                _stage_tree(Path(sources[name]), site / name)
+        try:
+            building.rename(stage)
+        except OSError as error:  # another process staged the same key first
+            if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return stage
+
+
+def stage_code(state: Path) -> Path:
+    """The harness and the launcher, copied under a name keyed by their content."""
+    files = {path.name: path.read_bytes() for path in (HARNESS, LAUNCHER)}
+    digest = hashlib.sha256(b"".join(files[name] for name in sorted(files))).hexdigest()[:16]
+    code = state / f"code-{digest}"
+    if not code.is_dir():
+        building = Path(tempfile.mkdtemp(prefix=".code-", dir=state))
+        try:
+            building.chmod(0o755)
+            for name, data in files.items():
+                (building / name).write_bytes(data)
+                (building / name).chmod(0o644)
+            with contextlib.suppress(FileExistsError, OSError):
+                building.rename(code)
+        finally:
+            shutil.rmtree(building, ignore_errors=True)
+    return code
+
+
+def _hidden_python_dirs() -> list[str]:
+    """The host's own Python package directories under /usr (Debian's and /usr/local's)."""
+    found = []
+    for parent in (Path("/usr/lib"), Path("/usr/local/lib"), Path("/usr/share")):
+        with contextlib.suppress(OSError):
+            found += [
+                str(entry)
+                for entry in sorted(parent.iterdir())
+                if entry.name.startswith(("python2", "python3", "pyshared"))
+                and entry.is_dir()
+                and not entry.is_symlink()
+            ]
+    return found
+
+
+def _python_args(stage: Path, code: Path) -> tuple[str, list[str]]:
+    """Binds of the staged runtime and code at neutral paths; the interpreter inside."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     args: list[str] = []
-    for path in sorted(needed):
-        if not any(path == m or path.startswith(m + "/") for m in ("/usr", "/bin", "/lib")):
-            args += [*_dir_args(path, made), "--ro-bind", path, path]
-            made.add(path)
-    return python, args
+    for path in _hidden_python_dirs():
+        args += ["--perms", "0755", "--tmpfs", path, "--remount-ro", path]
+    args += ["--perms", "0755", "--dir", "/sandbox"]
+    args += ["--ro-bind", str(stage / "python"), PYTHON_INSIDE]
+    args += ["--ro-bind", str(stage / "site"), SITE_INSIDE]
+    args += ["--ro-bind", str(code / "harness.py"), "/sandbox/harness.py"]
+    args += ["--ro-bind", str(code / "confine.py"), "/sandbox/confine.py"]
+    if any((stage / "python" / "lib").glob("libpython*")):
+        args += ["--setenv", "LD_LIBRARY_PATH", f"{PYTHON_INSIDE}/lib"]
+    return f"{PYTHON_INSIDE}/bin/{version}", args
 
 
 def _namespace_args(root_mode: bool) -> list[str]:
@@ -173,18 +318,64 @@ def _namespace_args(root_mode: bool) -> list[str]:
             "--cap-drop", "ALL"]  # fmt: skip
 
 
-def remove_stale_run_dirs(runs_dir: Path) -> None:
-    """Run directories left by a process that died mid-run (they are named ``<pid>-...``)."""
-    for entry in runs_dir.iterdir():
-        pid = entry.name.split("-", 1)[0]
-        if not pid.isdigit() or int(pid) == os.getpid():
+def remove_stale_run_dirs(runs_dir: Path, scratch_dir: Path | None = None) -> None:
+    """Run directories (and scratch mounts) left by a process that died mid-run.
+
+    They are named ``<pid>-...``; those of a live process are left alone.
+    """
+    for parent in (runs_dir, scratch_dir):
+        if parent is None:
             continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            shutil.rmtree(entry, ignore_errors=True)
-        except PermissionError:
-            pass
+        for entry in parent.iterdir():
+            pid = entry.name.split("-", 1)[0]
+            if not pid.isdigit() or int(pid) == os.getpid():
+                continue
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                if parent is scratch_dir:
+                    _unmount(entry)
+                    with contextlib.suppress(OSError):
+                        entry.rmdir()
+                else:
+                    shutil.rmtree(entry, ignore_errors=True)
+            except PermissionError:
+                pass
+
+
+_MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MNT_DETACH = 0x2, 0x4, 0x8, 0x2
+
+
+@functools.lru_cache(maxsize=1)
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _unmount(path: Path) -> None:
+    _libc().umount2(os.fsencode(path), _MNT_DETACH)  # EINVAL when nothing is mounted: fine
+
+
+@contextlib.contextmanager
+def scratch_mount(layout: Layout, size_bytes: int, inodes: int) -> Iterator[Path | None]:
+    """As root: a fresh tmpfs capped at ``size_bytes`` and ``inodes``, unmounted afterwards.
+
+    Yields None when the service is not root (bwrap's ``--size`` tmpfs is used instead).
+    """
+    if layout.scratch_dir is None:
+        yield None
+        return
+    path = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=layout.scratch_dir))
+    try:
+        options = f"size={size_bytes},nr_inodes={inodes},mode=1777".encode()
+        flags = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
+        if _libc().mount(b"tmpfs", os.fsencode(path), b"tmpfs", flags, options) != 0:
+            number = ctypes.get_errno()
+            raise OSError(number, f"cannot mount the scratch tmpfs: {os.strerror(number)}")
+        yield path
+    finally:
+        _unmount(path)
+        with contextlib.suppress(OSError):
+            path.rmdir()
 
 
 def build_layout() -> Layout:
@@ -195,31 +386,24 @@ def build_layout() -> Layout:
         raise FileNotFoundError("bwrap" if bwrap is None else "setpriv")
     state = state_dir()
     runs_dir = private_dir(state / "runs")
-    remove_stale_run_dirs(runs_dir)
+    scratch_dir = private_dir(state / "scratch") if root_mode else None
+    remove_stale_run_dirs(runs_dir, scratch_dir)
     if root_mode:
         private_dir(state / "uids")
     etc = _synthetic_etc(state, root_mode)
+    stage, code = stage_runtime(state), stage_code(state)
 
-    made: set[str] = set()
     args = _namespace_args(root_mode)
     args += ["--die-with-parent", "--new-session", "--hostname", "witness", "--clearenv"]
     for name, value in SANDBOX_ENV.items():
         args += ["--setenv", name, value]
-    args += _system_args(made)
-    python, python_binds = _python_args(made)
+    args += _system_args()
+    python, python_binds = _python_args(stage, code)
     args += python_binds
     args += ["--perms", "0755", "--dir", "/etc"]
     args += ["--ro-bind", str(etc / "passwd"), "/etc/passwd"]
     args += ["--ro-bind", str(etc / "group"), "/etc/group"]
     args += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
-    args += ["--perms", "0755", "--dir", "/sandbox", "--perms", "0755", "--dir", "/sandbox/site"]
-    numpy = numpy_dir()
-    if numpy is not None:
-        args += ["--ro-bind", str(numpy), "/sandbox/site/numpy"]
-        libs = numpy.with_name("numpy.libs")  # the wheel's vendored OpenBLAS
-        if libs.is_dir():
-            args += ["--ro-bind", str(libs), "/sandbox/site/numpy.libs"]
-    args += ["--ro-bind", str(HARNESS), "/sandbox/harness.py"]
     args += ["--proc", "/proc", "--dev", "/dev"]
     return Layout(
         mode="bwrap+setpriv" if root_mode else "bwrap-userns",
@@ -230,6 +414,8 @@ def build_layout() -> Layout:
         state_dir=state,
         runs_dir=runs_dir,
         seccomp=seccomp_program(),
+        exec_filter=exec_program(),
+        scratch_dir=scratch_dir,
     )
 
 
@@ -239,11 +425,25 @@ def layout() -> Layout:
 
 
 def confined_command(
-    layout: Layout, directory: Path, scratch_bytes: int, uid: int | None, seccomp_fd: int | None
+    layout: Layout,
+    directory: Path,
+    scratch: Path | int,
+    uid: int | None,
+    seccomp_fd: int | None,
+    *,
+    rlimits: dict[str, list[int]],
+    started_fd: int,
 ) -> list[str]:
-    """The full command of one run whose files are in ``directory`` on the host."""
+    """The full command of one run whose files are in ``directory`` on the host.
+
+    ``scratch`` is the run's mounted scratch tmpfs, or the byte size of one bwrap makes.
+    ``started_fd`` is the write end of the pipe the launcher signals on once confined.
+    """
     command = [layout.bwrap, *layout.static_args]
-    command += ["--perms", "1777", "--size", str(scratch_bytes), "--tmpfs", "/tmp"]
+    if isinstance(scratch, Path):
+        command += ["--bind", str(scratch), "/tmp"]
+    else:
+        command += ["--perms", "1777", "--size", str(scratch), "--tmpfs", "/tmp"]
     command += ["--chdir", "/tmp"]
     command += ["--ro-bind", str(directory), RUN_DIR_INSIDE]
     command += ["--bind", str(directory / "result.json"), f"{RUN_DIR_INSIDE}/result.json"]
@@ -253,7 +453,10 @@ def confined_command(
     if uid is not None and layout.setpriv is not None:
         command += [layout.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                     "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"]  # fmt: skip
-    command += [layout.python, *PYTHON_FLAGS, "/sandbox/harness.py", f"{RUN_DIR_INSIDE}/job.json"]
+    exec_filter = layout.exec_filter.hex() if layout.exec_filter is not None else "-"
+    command += [layout.python, *PYTHON_FLAGS, "/sandbox/confine.py",
+                json.dumps(rlimits, separators=(",", ":")), str(started_fd), exec_filter,
+                "/sandbox/harness.py", f"{RUN_DIR_INSIDE}/job.json"]  # fmt: skip
     return command
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,24 @@ UNSAFE_HELP = (
     "network. Only for a single trusted local user on their own code. Same as "
     "READINGROOM_UNSAFE_UNCONFINED_WITNESSES=true."
 )
+
+
+# C0 controls but \t and \n, DEL, C1 controls, and the bidirectional overrides and isolates
+# that reorder what a terminal shows ("Trojan Source").
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code == 0x0D:
+        return "\\r"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: control characters (ESC sequences, ``\\r``, other C0
+    and C1 controls, bidi overrides) shown escaped; newlines and tabs kept."""
+    return _CONTROLS.sub(_escape, text)
 
 
 def _read_checks(path: Path) -> list[dict[str, Any]]:
@@ -43,7 +62,7 @@ def _summary(result: RunResult) -> str:
         if text:
             lines.append(f"--- {name}")
             lines.append(text.rstrip("\n"))
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 @click.group("witness")
@@ -93,5 +112,5 @@ def run(
         sys.exit(1)
     click.echo(result.model_dump_json(indent=2) if as_json else _summary(result))
     if result.status == "sandbox-unavailable":
-        click.echo(f"error: {result.message}", err=True)
+        click.echo(f"error: {printable(result.message or '')}", err=True)
     sys.exit(0 if result.passed else 1)

@@ -19,8 +19,11 @@ from typing import Any
 
 _HERE = Path(__file__).resolve().parent
 # The files whose change can change a verdict (besides the kernels, hashed separately): the
-# harness that hands back raw outputs, the judge that decides, and the host side around them.
-_VERDICT_FILES = ("harness.py", "judge.py", "patterns.py", "checks.py", "sandbox.py")
+# harness that hands back raw outputs, the judge that decides, the host side around them, and
+# the confinement code, since what a run may do (start a process, say) decides its status.
+_VERDICT_FILES = (
+    "harness.py", "judge.py", "patterns.py", "checks.py", "sandbox.py", "confine.py", "seccomp.py"
+)
 
 
 def _digest_files(paths: list[Path]) -> str:

@@ -6,8 +6,9 @@ file (the judge's requests: variables to hand back, points to evaluate functions
 fresh host directory, start bubblewrap (``bwrap.py`` has the exact command line) with a
 seccomp filter and a pipe for the harness's raw output, read stdout, stderr and that pipe,
 each capped, until the run ends or the wall clock runs out, then hand all of it, unparsed, to
-the judge, whose answer is the verdict. The harness inside lowers the CPU, address-space,
-process, file-size, open-file and core limits before the code runs.
+the judge, whose answer is the verdict. The launcher inside (``confine.py``) lowers the CPU,
+address-space, thread, file-size, open-file and core limits and refuses ``execve`` before the
+harness runs; the run is one process, so those limits are the run's.
 
 Thread-safe: runs share nothing but the per-process layout, so ``readingroom check`` runs
 them in parallel from a thread pool (``run_many``).
@@ -22,6 +23,7 @@ import os
 import select
 import shutil
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,13 +47,18 @@ UNSAFE_ENV = "READINGROOM_UNSAFE_UNCONFINED_WITNESSES"
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    """Per-run limits. CPU seconds follow the wall-clock timeout (rounded up, plus one)."""
+    """Per-run limits. CPU seconds follow the wall-clock timeout (rounded up, plus one).
 
-    memory_bytes: int = 1 << 30  # RLIMIT_AS, per process
-    processes: int = 32  # RLIMIT_NPROC: processes and threads of the run's uid
+    A confined run is one process (new processes and ``execve`` are refused), so the
+    address-space and CPU-time limits hold for the run as a whole, all threads included.
+    """
+
+    memory_bytes: int = 1 << 30  # RLIMIT_AS: the run's whole address space
+    processes: int = 32  # RLIMIT_NPROC: the run's threads (it cannot start processes)
     file_size_bytes: int = 16 << 20  # RLIMIT_FSIZE: the largest file it may write
     open_files: int = 256  # RLIMIT_NOFILE
     scratch_bytes: int = 64 << 20  # size of the private tmpfs at /tmp
+    scratch_inodes: int = 8192  # files and directories it may hold (as root)
     output_bytes: int = 256 << 10  # each of stdout and stderr; more ends the run
     report_bytes: int = 8 << 20  # raw output beyond the values the judge asked for
     judge_memory_bytes: int = 2 << 30  # RLIMIT_AS of the judge process
@@ -281,31 +288,53 @@ def _confined_once(
     limits: SandboxLimits,
     uid: int | None,
 ) -> Ended:
-    with bwrap.run_dir(layout.runs_dir, uid) as directory:
+    rlimits = _rlimits(limits, timeout_s)
+    with (
+        bwrap.run_dir(layout.runs_dir, uid) as directory,
+        bwrap.scratch_mount(layout, limits.scratch_bytes, limits.scratch_inodes) as scratch,
+    ):
 
         def start(raw_fd: int, requests: list[dict[str, Any]]) -> Outcome:
-            rlimits = _rlimits(limits, timeout_s)
             _write_job(directory, code, requests, rlimits, bwrap.RUN_DIR_INSIDE, raw_fd)
+            fds: list[int] = []
             read_end: int | None = None
             if layout.seccomp is not None:
                 read_end, write_end = os.pipe()
+                fds.append(read_end)
                 os.write(write_end, layout.seccomp)  # a few hundred bytes: fits the pipe buffer
                 os.close(write_end)
+            started_read, started_write = os.pipe()  # the launcher writes one byte once confined
+            fds += [started_read, started_write]
             try:
                 command = bwrap.confined_command(
-                    layout, directory, limits.scratch_bytes, uid, read_end
+                    layout,
+                    directory,
+                    limits.scratch_bytes if scratch is None else scratch,
+                    uid,
+                    read_end,
+                    rlimits=rlimits,
+                    started_fd=started_write,
                 )
-                return supervise(
+                passed = (raw_fd, started_write) + (() if read_end is None else (read_end,))
+                outcome = supervise(
                     command,
                     timeout_s=timeout_s,
                     output_cap=limits.output_bytes,
                     env={"PATH": bwrap.INNER_PATH},
                     cwd="/",
-                    pass_fds=(raw_fd,) if read_end is None else (read_end, raw_fd),
+                    pass_fds=passed,
                 )
+                os.close(started_write)
+                fds.remove(started_write)
+                os.set_blocking(started_read, False)
+                try:  # the byte is there if the launcher ever wrote it
+                    outcome.started = os.read(started_read, 1) == b"1"
+                except BlockingIOError:  # nothing written, a writer still open somewhere
+                    outcome.started = False
+                return outcome
             finally:
-                if read_end is not None:
-                    os.close(read_end)
+                for fd in fds:
+                    os.close(fd)
 
         return _supervised_with_raw_pipe(checks, limits, start)
 
@@ -386,6 +415,15 @@ def _decide(
             stderr_truncated=outcome.overflow == "stderr",
             **common,
         )
+    if outcome.started is False:  # decided by the launcher's signal, never by the output
+        lines = stderr.strip().splitlines()
+        return RunResult(
+            status="error",
+            exit_code=outcome.returncode,
+            checks=checking.not_evaluated(checks, "the sandbox could not start"),
+            message=f"the sandbox could not start: {lines[0] if lines else 'no message'}",
+            **common,
+        )
     code = outcome.returncode
     # bwrap reports a child killed by signal N as exit status 128 + N; the harness hands back
     # the status it exits with, which tells a real `exit(139)` apart from a SIGSEGV.
@@ -417,8 +455,6 @@ def _decide(
             **common,
         )
     note = answer.message
-    if answer.status == "error" and stderr.startswith("bwrap: "):
-        note = f"the sandbox could not start: {stderr.splitlines()[0]}"
     return RunResult(
         status=answer.status, exit_code=code, checks=answer.checks, message=note, **common
     )
@@ -431,20 +467,94 @@ _probe_lock = threading.Lock()
 _probe_result: ConfinementStatus | None = None
 
 PROBE_CODE = """
-import ctypes, json, os, socket, numpy
+import ctypes, errno, importlib.util, json, os, resource, socket, threading, numpy
 libc = ctypes.CDLL(None, use_errno=True)
+
+def refused(attempt):
+    try:
+        attempt()
+    except OSError as error:
+        return error.errno == errno.EPERM
+    return False
+
+def fork():
+    if os.fork() == 0:
+        os._exit(0)
+
+thread = threading.Thread(target=lambda: None)
+thread.start()
+thread.join()
+with open("/proc/self/mountinfo") as handle:
+    mounts = handle.read()
+scratch = os.statvfs("/tmp")
 print(json.dumps({"uid": os.getuid(), "euid": os.geteuid(), "numpy": numpy.__version__,
                   "interfaces": sorted(name for _, name in socket.if_nameindex()),
-                  "unshare_refused": libc.unshare(0x10000000) != 0}))
+                  "unshare_refused": libc.unshare(0x10000000) != 0,
+                  "fork_refused": refused(fork),
+                  "exec_refused": refused(lambda: os.execv("/nonexistent", ["x"])),
+                  "address_space": resource.getrlimit(resource.RLIMIT_AS)[1],
+                  "importable": [name for name in ("pydantic", "sqlalchemy", "fastapi")
+                                 if importlib.util.find_spec(name) is not None],
+                  "scratch_inodes": scratch.f_files, "mountinfo": mounts}))
 """
+
+
+def leaked_paths(mountinfo: str, host_paths: set[str]) -> list[str]:
+    """The ``host_paths`` that a mount table (``/proc/self/mountinfo``) names: as the root
+    of a mount or its mount point, or anywhere below either."""
+    named = set()
+    for line in mountinfo.splitlines():
+        fields = line.split(" ")
+        if len(fields) > 4:
+            named |= {fields[3].replace("\\040", " "), fields[4].replace("\\040", " ")}
+    return sorted(
+        host for host in host_paths if any(p == host or p.startswith(host + "/") for p in named)
+    )
+
+
+def _host_paths() -> set[str]:
+    """Paths of the service's own installation that must not show inside the sandbox."""
+    paths = {sys.prefix, sys.base_prefix, str(Path(__file__).resolve().parents[2])}
+    paths |= {os.path.realpath(p) for p in paths}
+    with contextlib.suppress(RuntimeError, KeyError):
+        paths.add(str(Path.home()))
+    return {p for p in paths if p not in ("/", "/usr", "/usr/local")}
+
+
+def _confinement_problems(seen: dict[str, Any], limits: SandboxLimits, root: bool) -> list[str]:
+    problems = []
+    if root and 0 in (seen["uid"], seen["euid"]):
+        problems.append("the sandboxed process still runs as root")
+    if seen["interfaces"] != ["lo"]:
+        problems.append(f"the sandbox sees network interfaces {seen['interfaces']}")
+    if not seen["unshare_refused"]:
+        problems.append("the sandbox may create user namespaces")
+    if not seen["fork_refused"]:
+        problems.append("the sandbox may start new processes (one process per run is the rule)")
+    if not seen["exec_refused"]:
+        problems.append("the sandbox may execute other programs")
+    if seen["address_space"] != limits.memory_bytes:
+        problems.append(f"the run's address-space limit is {seen['address_space']}")
+    if seen["importable"]:
+        problems.append(f"the sandbox can import {', '.join(seen['importable'])}")
+    if root and seen["scratch_inodes"] != limits.scratch_inodes:
+        problems.append(f"the scratch directory holds {seen['scratch_inodes']} inodes")
+    leaked = leaked_paths(seen["mountinfo"], _host_paths())
+    if leaked:
+        problems.append(f"host paths show through the sandbox's mount table: {leaked}")
+    return problems
 
 
 def probe_confinement(*, refresh: bool = False) -> ConfinementStatus:
     """Check (once per process; ``refresh`` re-checks) that a sandboxed run is confined.
 
-    Runs a small program in the sandbox: it must not be root, must see no network
-    interface but its own loopback, must be refused a new user namespace, and must be able
-    to import numpy. The service calls this at start-up.
+    Runs a small program in the sandbox: it must be able to import numpy and start a
+    thread, must not be root, must see no network interface but its own loopback, must be
+    refused a new user namespace, a new process and ``execve``, must run under the run's
+    address-space limit (and, as root, on a scratch tmpfs with the inode cap), must not find
+    the service's own packages, and its mount table must name no path of the checkout, the
+    virtualenv, the interpreter's prefix or the home directory. Otherwise witnesses are not
+    run. The service calls this at start-up.
     """
     global _probe_result
     with _probe_lock:
@@ -483,7 +593,8 @@ def _probe() -> ConfinementStatus:
         layout = bwrap.layout()
     except OSError as error:
         return _unavailable(f"its files cannot be prepared ({error})", [str(error)])
-    result = _run_confined(layout, PROBE_CODE, [], 30.0, SandboxLimits())
+    limits = SandboxLimits()
+    result = _run_confined(layout, PROBE_CODE, [], 30.0, limits)
     if result.status != "passed":
         lines = result.stderr.strip().splitlines()
         why = result.message or (lines[-1] if lines else result.status)
@@ -494,20 +605,15 @@ def _probe() -> ConfinementStatus:
         )
     try:
         seen = json.loads(result.stdout)
-    except ValueError:
+        problems = _confinement_problems(seen, limits, root_mode)
+    except (ValueError, KeyError, TypeError):
         return _unavailable("the confined test run printed nothing readable", ["probe output"])
-    problems = []
-    if root_mode and 0 in (seen["uid"], seen["euid"]):
-        problems.append("the sandboxed process still runs as root")
-    if seen["interfaces"] != ["lo"]:
-        problems.append(f"the sandbox sees network interfaces {seen['interfaces']}")
     if problems:
         return _unavailable("; ".join(problems), problems)
-    seccomp = bool(seen["unshare_refused"]) and layout.seccomp is not None
-    note = "" if seccomp else " (no seccomp filter for this architecture)"
     return ConfinementStatus(
         available=True,
         mode=layout.mode,
-        message=f"witnesses run confined ({layout.mode}, no network, numpy {seen['numpy']}){note}",
-        seccomp=seccomp,
+        message=f"witnesses run confined ({layout.mode}, one process, no network, "
+        f"numpy {seen['numpy']})",
+        seccomp=True,
     )

@@ -119,9 +119,10 @@ def record_runs(session: Session, done: list[tuple[CheckJob, RunResult]]) -> lis
     outcomes = []
     for job, result in done:
         record_run(session, job.key, job.cache_key, result)
-        outcomes.append(
-            CheckOutcome(job.key, result.status, False, result.duration_ms, result.message)
-        )
+        message = result.message
+        if message is None and result.status != "passed":  # say why: its last words
+            message = result.stderr.rstrip("\n").rpartition("\n")[2] or None
+        outcomes.append(CheckOutcome(job.key, result.status, False, result.duration_ms, message))
     if done:
         bump_revision(session)
     return outcomes

@@ -21,6 +21,8 @@ class Outcome:
     stdout: bytearray = field(default_factory=bytearray)
     stderr: bytearray = field(default_factory=bytearray)
     duration_ms: float = 0.0
+    # Whether the sandbox came up (its launcher signalled on a pipe); None when unconfined.
+    started: bool | None = None
 
 
 def supervise(

@@ -5,7 +5,10 @@ counts every process of the uid on the machine, so runs sharing one uid (say ``n
 would share one budget: a fork bomb in one run would starve its neighbours. Each run
 therefore claims its own uid from a small range, with an ``flock`` on a per-uid lock file
 (released by the kernel if the service dies), and gives it back only once no process of
-that uid is left.
+that uid is left: a uid whose processes outlive their run stays claimed by this process.
+
+:func:`held_uids` names the uids this process holds right now, so that a check for
+leftovers looks only at its own runs, never at another service's on the same machine.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import fcntl
 import os
 import random
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,8 +29,41 @@ UID_BASE = 0x7A000000
 UID_COUNT = 64
 
 
+_held: set[int] = set()
+_held_lock = threading.Lock()
+
+
 class NoFreeUid(RuntimeError):
     pass
+
+
+def held_uids() -> set[int]:
+    """The sandbox uids this process has claimed and not given back."""
+    with _held_lock:
+        return set(_held)
+
+
+def descendants(root: int) -> list[int]:
+    """Pids of the live (non-zombie) processes descended from ``root``."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as handle:
+                stat = handle.read(512)
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 1 and fields[0] != b"Z":
+            children.setdefault(int(fields[1]), []).append(int(name))
+    found: list[int] = []
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def processes_of(uids: set[int] | range) -> list[int]:
@@ -88,11 +125,17 @@ def claim_uid(lock_dir: Path, wait_s: float) -> Iterator[UidClaim]:
                 os.close(fd)
                 continue
             claim = UidClaim(uid)
+            with _held_lock:
+                _held.add(uid)
             try:
                 yield claim
             finally:
-                survivors = kill_all_of(uid) if claim.sweep else []
+                # Nothing of a run that ended on its own should be left, but a run's uid is
+                # only given back once that is so (one scan of /proc when nothing is left).
+                survivors = kill_all_of(uid, 5.0 if claim.sweep else 1.0)
                 if not survivors:
+                    with _held_lock:
+                        _held.discard(uid)
                     os.close(fd)  # releases the lock
                 # With survivors the lock stays held: the uid is not reused by this process.
             return

@@ -25,6 +25,7 @@ LIMITS = SandboxLimits(
     file_size_bytes=4 << 20,
     open_files=128,
     scratch_bytes=16 << 20,
+    scratch_inodes=1024,
     output_bytes=64 << 10,
     report_bytes=1 << 20,
 )
@@ -41,26 +42,16 @@ def hostile(name: str, **values: str) -> str:
 
 
 def sandbox_processes() -> list[int]:
-    """Live processes of any sandbox uid."""
-    first = uid_slots.UID_BASE
-    return uid_slots.processes_of(range(first, first + uid_slots.UID_COUNT))
+    """Live processes of the sandbox uids this test process holds (its own runs only)."""
+    return uid_slots.processes_of(uid_slots.held_uids())
 
 
 def leftover_processes() -> list[int]:
-    """Live processes of any sandbox uid, or children of this test process."""
-    left = sandbox_processes()
-    me = str(os.getpid()).encode()
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            status = Path(f"/proc/{name}/status").read_bytes()
-        except OSError:
-            continue
-        fields = dict(line.split(b":\t", 1) for line in status.splitlines() if b":\t" in line)
-        if fields.get(b"PPid", b"").strip() == me and not fields[b"State"].startswith(b"Z"):
-            left.append(int(name))
-    return left
+    """What this test process's own runs left running: processes of the sandbox uids it
+    still holds, and its own descendants. Another checkout's server or witness runs on the
+    same machine use other uids (the uid locks are machine-wide) and other parents, so
+    they never count."""
+    return sorted(set(sandbox_processes()) | set(uid_slots.descendants(os.getpid())))
 
 
 @pytest.fixture(scope="session")
@@ -116,10 +107,12 @@ class Contained:
 def run_hostile(confined: None, host_service: HostService) -> Callable[..., Contained]:
     """Run hostile code next to a benign run; afterwards check the host and the neighbour."""
 
-    def run(code: str, checks: list[dict[str, object]] | None = None) -> Contained:
+    def run(
+        code: str, checks: list[dict[str, object]] | None = None, timeout_s: float = TIMEOUT_S
+    ) -> Contained:
         with ThreadPoolExecutor(max_workers=2) as pool:
             hostile_run = pool.submit(
-                run_in_sandbox, code, checks=checks, timeout_s=TIMEOUT_S, limits=LIMITS
+                run_in_sandbox, code, checks=checks, timeout_s=timeout_s, limits=LIMITS
             )
             neighbour = pool.submit(
                 run_in_sandbox, BENIGN, checks=BENIGN_CHECKS, timeout_s=30, limits=LIMITS

@@ -8,7 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from server.witnesses.cli import witness_group
+from server.witnesses.cli import printable, witness_group
+
+from .conftest import HOSTILE
+
+HOSTILE_ESCAPES = HOSTILE / "escape_sequences.py"
 
 pytestmark = pytest.mark.sandbox
 
@@ -70,3 +74,26 @@ def test_unsafe_mode_is_named_and_runs_unconfined(tmp_path: Path) -> None:
     assert code == 0 and result["confined"] is False
     code, output = invoke(str(script))
     assert "WITHOUT the sandbox" not in output and code == 0
+
+
+RAW_CONTROLS = ("\x1b", "\r", "\x07", "\x9b", "\x00", "\x7f", "\u202e")
+
+
+def test_witness_output_reaches_the_terminal_with_controls_escaped(tmp_path: Path) -> None:
+    script = tmp_path / "w.py"
+    script.write_text(HOSTILE_ESCAPES.read_text(encoding="utf-8"), encoding="utf-8")
+    code, output = invoke(str(script))
+    assert code == 1
+    assert not any(raw in output for raw in RAW_CONTROLS), repr(output)
+    assert "\\x1b[2J\\x1b[31mred\\x1b[0m \\x1b]0;window title\\x07 over\\rwritten" in output
+    assert "\\x9b31m tab\tkept" in output  # tabs and newlines stay as they are
+    assert "\\u202eevil\\u202c \\x00nul \\x7fdel" in output
+    assert "\\x1b[1mbold exit\\x1b[0m" in output
+    _, as_json = invoke(str(script), "--json")  # JSON keeps the exact output
+    assert json.loads(as_json)["stdout"].startswith("\x1b[2J\x1b[31mred")
+
+
+def test_printable_escapes_only_controls() -> None:
+    assert printable("a\tb\nc") == "a\tb\nc"
+    assert printable("é ∑ 中") == "é ∑ 中"
+    assert printable("\x1b[0m\r\x85\u2066") == "\\x1b[0m\\r\\x85\\u2066"

@@ -56,3 +56,16 @@ def test_the_unsafe_setting_is_read_from_the_environment(monkeypatch: pytest.Mon
     assert unconfined_allowed() is True
     monkeypatch.setenv(UNSAFE_ENV, "false")
     assert unconfined_allowed() is False
+
+
+def test_the_confinement_code_is_part_of_the_cache_key(tmp_path: Path) -> None:
+    """Whether a run may start a process decides its status: a change there makes runs stale."""
+    here = Path(environment.__file__).parent
+    copies = []
+    for name in environment._VERDICT_FILES:
+        copies.append(tmp_path / name)
+        copies[-1].write_bytes((here / name).read_bytes())
+    assert {"confine.py", "seccomp.py"} <= {path.name for path in copies}
+    before = environment._digest_files(copies)
+    (tmp_path / "seccomp.py").write_text("# fork allowed again\n", encoding="utf-8")
+    assert environment._digest_files(copies) != before

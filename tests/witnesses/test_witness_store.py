@@ -55,6 +55,23 @@ def test_a_failing_witness_fails_the_check(database_url: str, content_copy: Path
     assert out.strip().splitlines()[-1] == "1 witness(es): 0 passed (0 cached), 1 failed"
 
 
+def test_check_prints_a_failing_witness_with_controls_escaped(
+    database_url: str, content_copy: Path
+) -> None:
+    page = content_copy / "demo-context" / "alpha.md"
+    hostile = 'import sys\nprint("\\x1b]0;pwned\\x07")\nsys.exit("\\x1b[2J\\rwiped \\x9b1m")'
+    page.write_text(page.read_text().replace('print("value:", 2.0)', hostile))
+    engine = make_engine(database_url)
+    with unit_of_work(engine) as session:
+        ingest(session, content_copy)
+    engine.dispose()
+    code, out = check(database_url, "concept:demo-context/alpha")
+    assert code == 1
+    assert f"error                {WITNESS}" in out
+    assert "\\x1b[2J\\rwiped \\x9b1m" in out  # the witness's last words, escaped
+    assert not any(raw in out for raw in ("\x1b", "\r", "\x9b", "\x07")), repr(out)
+
+
 def test_pages_show_latest_status_and_stale_runs(database_url: str, content_copy: Path) -> None:
     app = create_app(make_settings(database_url, content_copy))
     with TestClient(app, client=("127.0.0.1", 5000)) as client:
