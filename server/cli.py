@@ -100,7 +100,7 @@ def serve(host: str | None, port: int | None, content: Path | None, database: st
     """Migrate the database, ingest the content and serve the API and pages."""
     import uvicorn
 
-    from server.app import create_app
+    from server.app import create_app, prepare_store
 
     settings = settings_for(database, host=host, port=port, content_dir=content)
     if settings.mode == "local" and settings.host not in ("127.0.0.1", "localhost", "::1"):
@@ -109,7 +109,9 @@ def serve(host: str | None, port: int | None, content: Path | None, database: st
             "reach this machine read and write as the local learner",
             err=True,
         )
-    app = create_app(settings)
+    # migrate and ingest before serving: broken content prints its problems and exits 1
+    prepare_store(settings).dispose()
+    app = create_app(settings.model_copy(update={"ingest_on_start": False}))
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
 
 

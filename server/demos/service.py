@@ -22,12 +22,7 @@ def evaluate_demo(request: DemoRequest) -> DemoState:
     budget of :mod:`server.kernels.cost`, before anything is allocated, and
     InvalidInput / SpecError (422) for a spec that is not 2-D or cannot be built.
     """
-    check_spec_limits(request.spec)
-    nx, ny = request.grid_shape()
-    check_request_limits((nx, ny), request.samples, request.grid_lines, request.line_points)
-    check_demo_budget(
-        request.spec, nx * ny, request.samples, 2 * request.grid_lines * request.line_points
-    )
+    check_demo_request(request)
     flow = build(request.spec)
     if request.layers is not None:
         if request.layers > len(flow.layers):
@@ -58,6 +53,18 @@ def evaluate_demo(request: DemoRequest) -> DemoState:
             log_det=_nullable(sample_log_det),
             log_density=_nullable(sample_log_density),
         ),
+    )
+
+
+def check_demo_request(request: DemoRequest) -> None:
+    """Refuse, before anything is allocated, a request that is not 2-D (422) or whose sizes or
+    total cost are over the limits (413): what ingest also checks for a stored demo state on
+    the default grid, so that ``GET /api/demos/{key}`` cannot be over the budget."""
+    check_spec_limits(request.spec)
+    nx, ny = request.grid_shape()
+    check_request_limits((nx, ny), request.samples, request.grid_lines, request.line_points)
+    check_demo_budget(
+        request.spec, nx * ny, request.samples, 2 * request.grid_lines * request.line_points
     )
 
 

@@ -18,7 +18,7 @@ from markdown_it.token import Token
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from pydantic import ValidationError
 
-from schemas.content import ConceptFrontMatter
+from schemas.content import ConceptFrontMatter, VariableCheck
 from server.ingest.problems import Problems
 from server.ingest.yamlmap import YamlDocument, yaml_error_line
 from server.keys import anchor_for, child_key, concept_key
@@ -230,17 +230,51 @@ def _check_local(parsed: ParsedConcept, doc: YamlDocument, problems: Problems) -
             line = doc.line_of(("equations", index, "latex"))
             problems.add(file, line, f"equation '{equation.id}': LaTeX does not parse: {reason}")
     _check_demo_specs(parsed, doc, problems)
+    _check_witness_budgets(parsed, doc, problems)
 
 
 def _check_demo_specs(parsed: ParsedConcept, doc: YamlDocument, problems: Problems) -> None:
-    from server.kernels import SpecError, build
+    """A demo state must evaluate on the default grid within the budget, as its page asks."""
+    from server.demos.schemas import DemoRequest
+    from server.demos.service import check_demo_request
+    from server.errors import InvalidInput, PayloadTooLarge
+    from server.kernels import build
 
     for index, demo in enumerate(parsed.front.demos):
         try:
+            check_demo_request(DemoRequest(spec=demo.spec))
             build(demo.spec)
-        except SpecError as error:
+        except (InvalidInput, PayloadTooLarge) as error:
             line = doc.line_of(("demos", index, "spec"))
             problems.add(parsed.file, line, f"demo '{demo.id}': flow spec refused: {error}")
+
+
+def _check_witness_budgets(parsed: ParsedConcept, doc: YamlDocument, problems: Problems) -> None:
+    """A check's kernel call and a normalisation grid must be within the host's budget."""
+    from server.errors import InvalidInput, PayloadTooLarge
+    from server.kernels.cost import MAX_GRID_CELLS, check_kernel_call
+
+    for w, witness in enumerate(parsed.front.witnesses):
+        for c, check in enumerate(witness.checks):
+            line = doc.line_of(("witnesses", w, "checks", c))
+            where = f"witness '{witness.id}': check {c + 1}"
+            if isinstance(check, VariableCheck):
+                try:
+                    check_kernel_call(check.kernel.spec, check.kernel.op, check.kernel.input)
+                except (InvalidInput, PayloadTooLarge) as error:
+                    problems.add(parsed.file, line, f"{where}: kernel spec refused: {error}")
+            elif check.kind == "invariant" and check.invariant == "normalisation":
+                dims, cells = len(check.box or []), 1
+                for _ in range(dims):  # stops as soon as it is over: no giant power
+                    cells *= check.resolution
+                    if cells > MAX_GRID_CELLS:
+                        problems.add(
+                            parsed.file,
+                            line,
+                            f"{where}: a normalisation grid of {check.resolution} ** {dims} "
+                            f"cells is over the limit of {MAX_GRID_CELLS}",
+                        )
+                        break
 
 
 def build_manifest(parsed: ParsedConcept, doc: YamlDocument) -> dict[str, Any]:

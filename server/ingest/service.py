@@ -73,6 +73,10 @@ def ingest(session: Session, root: Path, *, force: bool = False) -> IngestReport
         if not re.match(SLUG, file.slug):
             problems.add(file.display, 1, f"file name '{file.slug}' is not a valid slug")
             continue
+        if not file.readable:  # its problem is recorded; links to it are not dangling
+            key = concept_key(file.context, file.slug)
+            manifests.append(FileManifest(file.display, placeholder_manifest(key)))
+            continue
         record = records.get(file.relative)
         if not force and record is not None and record.content_hash == file.digest:
             manifests.append(FileManifest(file.display, record.manifest))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from schemas.content import SourceSpec, TombstoneSpec
+from server.ingest.files import concept_paths, read_content_file
 from server.ingest.problems import Problems
 from server.ingest.yamlmap import YamlDocument, yaml_error_line
 
@@ -28,6 +30,7 @@ class ConceptFile:
     slug: str
     text: str
     digest: str
+    readable: bool = True  # False: a problem was recorded and ``text`` is empty
 
 
 @dataclass
@@ -41,6 +44,8 @@ class ContentTree:
     named_sources: set[str]
     meta_digest: str
     display: dict[str, str]
+    # False when sources.yaml is missing or could not be read: citations are not checked
+    sources_readable: bool = True
 
 
 def digest(text: str) -> str:
@@ -59,10 +64,9 @@ def read_tree(root: Path, problems: Problems) -> ContentTree:
     display = {
         name: f"{shown}/{name}" for name in ("contexts.yaml", "sources.yaml", "tombstones.yaml")
     }
-    meta_texts = []
+    meta_texts: list[str] = []
     contexts: dict[str, tuple[str, int]] = {}
-    doc = _load(root / "contexts.yaml", display["contexts.yaml"], problems, required=True)
-    meta_texts.append(_text(root / "contexts.yaml"))
+    doc = _load(root, "contexts.yaml", display["contexts.yaml"], problems, meta_texts, True)
     if doc is not None and doc.data is not None:
         if not isinstance(doc.data, dict):
             problems.add(display["contexts.yaml"], 1, "contexts.yaml must map slug -> title")
@@ -75,26 +79,34 @@ def read_tree(root: Path, problems: Problems) -> ContentTree:
                     problems.add(display["contexts.yaml"], line, f"context '{slug}' has no title")
                 else:
                     contexts[slug] = (title, line)
+    sources_before = len(problems.items)
     sources, named_sources = _load_list(
-        root / "sources.yaml", display["sources.yaml"], SourceSpec, problems
+        root, "sources.yaml", display["sources.yaml"], SourceSpec, problems, meta_texts
     )
-    meta_texts.append(_text(root / "sources.yaml"))
+    sources_readable = bool(sources or named_sources) or len(problems.items) == sources_before
     tombstones, _ = _load_list(
-        root / "tombstones.yaml", display["tombstones.yaml"], TombstoneSpec, problems, False
+        root,
+        "tombstones.yaml",
+        display["tombstones.yaml"],
+        TombstoneSpec,
+        problems,
+        meta_texts,
+        required=False,
     )
-    meta_texts.append(_text(root / "tombstones.yaml"))
     files = []
-    for path in sorted(root.glob("*/*.md")):
+    for path in concept_paths(root, shown, problems):
         context, slug = path.parent.name, path.stem
         relative = f"{context}/{path.name}"
+        text = read_content_file(path, f"{shown}/{relative}", root, problems)
         file = ConceptFile(
             path=path,
             relative=relative,
             display=f"{shown}/{relative}",
             context=context,
             slug=slug,
-            text=path.read_text(encoding="utf-8"),
+            text=text or "",
             digest="",
+            readable=text is not None,
         )
         file.digest = digest(file.text)
         files.append(file)
@@ -107,6 +119,7 @@ def read_tree(root: Path, problems: Problems) -> ContentTree:
         named_sources=named_sources,
         meta_digest=digest("\0".join(meta_texts)),
         display=display,
+        sources_readable=sources_readable,
     )
 
 
@@ -114,31 +127,42 @@ def _is_slug(value: str) -> bool:
     return re.match(SLUG, value) is not None
 
 
-def _text(path: Path) -> str:
-    return path.read_text(encoding="utf-8") if path.exists() else ""
-
-
-def _load(path: Path, shown: str, problems: Problems, required: bool) -> YamlDocument | None:
-    if not path.exists():
+def _load(
+    root: Path, name: str, shown: str, problems: Problems, texts: list[str], required: bool
+) -> YamlDocument | None:
+    """Parse ``root/name``; its text (or "" when absent or unreadable) joins ``texts``."""
+    path = root / name
+    if not os.path.lexists(path):
+        texts.append("")
         if required:
-            problems.add(shown, 1, f"missing file {path.name}")
+            problems.add(shown, 1, f"missing file {name}")
+        return None
+    text = read_content_file(path, shown, root, problems)
+    texts.append(text or "")
+    if text is None:
         return None
     try:
-        return YamlDocument(path.read_text(encoding="utf-8"))
+        return YamlDocument(text)
     except yaml.YAMLError as error:
         problems.add(shown, *yaml_error_line(error, first_line=1))
         return None
 
 
 def _load_list(
-    path: Path, shown: str, model: type[Model], problems: Problems, required: bool = True
+    root: Path,
+    name: str,
+    shown: str,
+    model: type[Model],
+    problems: Problems,
+    texts: list[str],
+    required: bool = True,
 ) -> tuple[list[tuple[Model, int]], set[str]]:
     """Valid entries with their lines, and the ids of every entry (valid or not)."""
-    doc = _load(path, shown, problems, required)
+    doc = _load(root, name, shown, problems, texts, required)
     if doc is None or doc.data is None:
         return [], set()
     if not isinstance(doc.data, list):
-        problems.add(shown, 1, f"{path.name} must be a YAML list")
+        problems.add(shown, 1, f"{name} must be a YAML list")
         return [], set()
     items: list[tuple[Model, int]] = []
     named = {str(raw["id"]) for raw in doc.data if isinstance(raw, dict) and "id" in raw}

@@ -133,7 +133,7 @@ def _check_references(
     source_ids = {spec.id for spec, _ in tree.sources} | tree.named_sources
     for item in manifests:
         for citation in item.manifest["sources"]:
-            if citation["source"] in source_ids:
+            if citation["source"] in source_ids or not tree.sources_readable:
                 continue
             who = f"claim '{citation['claim']}'" if "claim" in citation else "the page"
             problems.add(

@@ -1,4 +1,9 @@
-"""YAML loading that remembers where each value came from (for ``file:line`` messages)."""
+"""YAML loading that remembers where each value came from (for ``file:line`` messages).
+
+Before a document is composed, one pass over its parse events bounds what it may expand to:
+alias references (a 33 KB "billion laughs" file of nested aliases expands to millions of
+nodes once validated and stored), the nodes counted with every alias expanded, and nesting.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +18,68 @@ except ImportError:  # pragma: no cover
     from yaml import SafeLoader  # type: ignore[assignment]
 
 
+MAX_ALIASES = 200
+"""Alias references (``*name``) in one document."""
+MAX_EXPANDED_NODES = 100_000
+"""Nodes of one document with every alias expanded (the bundled content has ~2,000 per file)."""
+MAX_DEPTH = 32
+"""Nesting of mappings and sequences (the bundled content nests at most 11 deep)."""
+
+
+class YamlLimitError(yaml.YAMLError):
+    """A document over one of the limits above, at the (0-based) line where it went over."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+def check_expansion(text: str) -> None:
+    """Raise YamlLimitError if ``text`` has too many aliases, expands to too many nodes,
+    nests too deep or refers to an anchor from inside itself; only the parse events are read,
+    so nothing is expanded to find out."""
+    sizes: dict[str, int] = {}  # expanded node count of each finished anchor
+    open_nodes: list[tuple[str | None, int]] = []  # (anchor, expanded count before it)
+    expanded = aliases = 0
+    for event in yaml.parse(text, Loader=SafeLoader):
+        line = event.start_mark.line if event.start_mark is not None else 0
+        if isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise YamlLimitError(line, f"YAML has more aliases than the limit of {MAX_ALIASES}")
+            if any(anchor == event.anchor for anchor, _ in open_nodes):
+                raise YamlLimitError(line, f"YAML alias *{event.anchor} is inside its own anchor")
+            expanded += sizes.get(event.anchor or "", 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            expanded += 1
+            if event.anchor:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.CollectionStartEvent):
+            open_nodes.append((event.anchor, expanded))
+            expanded += 1
+            if len(open_nodes) > MAX_DEPTH:
+                raise YamlLimitError(
+                    line, f"YAML nests deeper than the limit of {MAX_DEPTH} levels"
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, before = open_nodes.pop()
+            if anchor:
+                sizes[anchor] = expanded - before
+        if expanded > MAX_EXPANDED_NODES:
+            raise YamlLimitError(
+                line,
+                f"YAML alias expansion is over the limit of {MAX_EXPANDED_NODES} nodes "
+                f"(after {aliases} aliases)",
+            )
+
+
 class YamlDocument:
     """A parsed YAML document and a way to find the line of any path within it."""
 
     def __init__(self, text: str, first_line: int = 1) -> None:
         self.first_line = first_line
+        check_expansion(text)
         loader = SafeLoader(text)
         try:  # one parse: keep the node tree (for lines) and build the data from it
             self.node = loader.get_single_node()
@@ -53,7 +115,9 @@ class YamlDocument:
 
 
 def yaml_error_line(error: yaml.YAMLError, first_line: int) -> tuple[int, str]:
-    """The line and a one-line message of a YAML syntax error."""
+    """The line and a one-line message of a YAML syntax error or of a limit."""
+    if isinstance(error, YamlLimitError):
+        return first_line + error.line, error.message
     mark = getattr(error, "problem_mark", None)
     line = first_line + (mark.line if mark is not None else 0)
     problem = getattr(error, "problem", None) or str(error)

@@ -47,6 +47,9 @@ MAX_FLOATS = 32_000_000
 MAX_FLOPS = 1_000_000_000
 """Estimated floating-point operations of one evaluation (about a second of numpy)."""
 
+MAX_GRID_CELLS = 4_000_000
+"""Cells of a normalisation check's grid, resolution ** D (2,000 per axis in 2-D)."""
+
 POINT_COPIES = 6
 """Full-length arrays per coordinate: the input, its cast, the output, log-dets, densities."""
 SCRATCH_COPIES = 8
