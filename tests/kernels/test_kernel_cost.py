@@ -271,3 +271,24 @@ def test_the_30000_bin_spline_of_the_review_costs_nothing_to_refuse(
         check_evaluation(spec, inverse=64 * 64)
     assert allocations() < 1 << 20
     assert np.isfinite(estimate_cost(_chain(_elementwise_spline(4))).flops)
+
+
+def test_a_checks_kernel_call_over_the_budget_is_refused_before_the_kernel_runs(
+    allocations: Callable[[], int],
+) -> None:
+    """The one budget call in server/witnesses/checks.py: a check's expected value."""
+    from schemas.content import VariableCheck
+    from server.witnesses.checks import kernel_value
+
+    check = VariableCheck.model_validate(
+        {
+            "kind": "variable",
+            "name": "y",
+            "kernel": {"spec": _chain(dim=200_000_000), "op": "log_prob", "input": [[0.0, 0.0]]},
+        }
+    )
+    allocations()
+    with pytest.raises(PayloadTooLarge) as caught:
+        kernel_value(check)
+    assert str(caught.value) == "spec.dim = 200000000 is over the limit of 256"
+    assert allocations() < 1 << 20
