@@ -54,6 +54,8 @@ SECTION_TITLES = [title for _, _, title, _ in SECTIONS]
 WITNESS_INFO = re.compile(r"^(?P<lang>[A-Za-z0-9_+-]+)\s+witness(?:=(?P<id>\S*))?(?:\s.*)?$")
 PLACEMENT = re.compile(r"^\{\{\s*(equation|demo)\s+([a-z0-9-]+)\s*\}\}$")
 ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+MAX_CONTROLS, MAX_CONTROL_VALUES = 32, 256
+"""A demo state's control values are a few sliders' settings, shown in its page and prompts."""
 
 
 @lru_cache(maxsize=1)
@@ -241,12 +243,29 @@ def _check_demo_specs(parsed: ParsedConcept, doc: YamlDocument, problems: Proble
     from server.kernels import build
 
     for index, demo in enumerate(parsed.front.demos):
+        values = _leaf_count(demo.controls)
+        if len(demo.controls) > MAX_CONTROLS or values > MAX_CONTROL_VALUES:
+            problems.add(
+                parsed.file,
+                doc.line_of(("demos", index, "controls")),
+                f"demo '{demo.id}': {len(demo.controls)} controls holding {values} values; "
+                f"the limits are {MAX_CONTROLS} controls and {MAX_CONTROL_VALUES} values",
+            )
         try:
             check_demo_request(DemoRequest(spec=demo.spec))
             build(demo.spec)
         except (InvalidInput, PayloadTooLarge) as error:
             line = doc.line_of(("demos", index, "spec"))
             problems.add(parsed.file, line, f"demo '{demo.id}': flow spec refused: {error}")
+
+
+def _leaf_count(value: Any) -> int:
+    """Scalars in a YAML value (its nesting is already bounded by the loader)."""
+    if isinstance(value, dict):
+        return sum(_leaf_count(item) for item in value.values())
+    if isinstance(value, list):
+        return sum(_leaf_count(item) for item in value)
+    return 1
 
 
 def _check_witness_budgets(parsed: ParsedConcept, doc: YamlDocument, problems: Problems) -> None:
