@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
@@ -126,8 +127,9 @@ class RunQueue:
             self._ready.notify_all()
         for item in dropped:
             item.future.cancel()
+        deadline = time.monotonic() + timeout_s
         for thread in self._threads:
-            thread.join(timeout=timeout_s)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     # -- submitting --------------------------------------------------------------------------
 
