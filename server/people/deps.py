@@ -39,8 +39,10 @@ def cross_site_reason(request: Request, *, require_header: bool) -> str | None:
         return f"Sec-Fetch-Site is '{fetch_site}'"
     origin = request.headers.get("origin")
     if origin is not None:
-        own = f"{request.url.scheme}://{request.url.netloc}"
-        if origin.rstrip("/").lower() != own.lower():
+        # Host and port must match; the scheme may differ behind a proxy that ends https.
+        scheme, _, netloc = origin.rstrip("/").partition("://")
+        own = request.url.netloc.lower()
+        if scheme.lower() not in ("http", "https") or netloc.lower() != own:
             return f"Origin '{origin}' is not this site ({own})"
     if require_header and fetch_site is None and origin is None:
         return "the request names neither its Origin nor its Sec-Fetch-Site"

@@ -226,7 +226,8 @@ def test_a_review_shows_on_pages_and_moves_the_claim_to_verified_in_prompts(
     assert client.get("/api/health").json()["revision"] == revision + 1
     page = client.get("/api/concepts/demo-context/beta").json()
     assert page["claims"][0]["verdict"] == "contested"
-    assert "contested" in client.get("/concepts/demo-context/beta").text
+    html = client.get("/concepts/demo-context/beta").text
+    assert "contested" in html and "Review history (2)" in html
     prompt = client.get(f"/api/objects/{BETA}/prompt", params={"format": "json"}).json()
     whys = verified_part(prompt)
     assert any(w.startswith("substantive review, verdict contested") for w in whys), whys

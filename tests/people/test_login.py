@@ -72,13 +72,20 @@ def test_cross_site_cookie_writes_are_refused(database_url: str) -> None:
             {"Sec-Fetch-Site": "same-site", "Origin": "http://testserver"},
             {"Origin": "null"},
             {"Origin": "http://testserver.evil.example"},
+            {"Origin": "http://testserver:8443"},
+            {"Origin": "file://testserver"},
             {},  # a cookie write that names neither header
         ):
             response = client.post(url, json=REVIEW, headers=headers)
             assert response.status_code == 403, headers
             error = response.json()["error"]
             assert error["code"] == "forbidden" and "cross-site" in error["message"]
-        assert client.get(f"/api/objects/{CLAIM}").json()["reviews"][-1]["reviewer"] != "rita"
+        assert [r["reviewer"] for r in client.get(f"/api/objects/{CLAIM}").json()["reviews"]] == [
+            "fixture reviewer"
+        ]
+        # an https proxy in front: the browser's Origin is https, the server sees http
+        behind_proxy = {"Origin": "https://testserver", "Sec-Fetch-Site": "same-origin"}
+        assert client.post(url, json=REVIEW, headers=behind_proxy).status_code == 201
         # a bearer token is not sent by browsers on their own: no Origin needed
         client.cookies.clear()
         bearer = {"Authorization": f"Bearer {tokens['rita']}", "Origin": "https://evil.example"}
