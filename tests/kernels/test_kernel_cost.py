@@ -276,9 +276,9 @@ def test_the_30000_bin_spline_of_the_review_costs_nothing_to_refuse(
 def test_a_checks_kernel_call_over_the_budget_is_refused_before_the_kernel_runs(
     allocations: Callable[[], int],
 ) -> None:
-    """The one budget call in server/witnesses/checks.py: a check's expected value."""
+    """The budget call in the judge (server/witnesses/judge.py): a check's expected value."""
     from schemas.content import VariableCheck
-    from server.witnesses.checks import kernel_value
+    from server.witnesses.judge import kernel_value
 
     check = VariableCheck.model_validate(
         {
@@ -286,7 +286,7 @@ def test_a_checks_kernel_call_over_the_budget_is_refused_before_the_kernel_runs(
             "name": "y",
             "kernel": {"spec": _chain(dim=200_000_000), "op": "log_prob", "input": [[0.0, 0.0]]},
         }
-    )
+    ).model_dump(mode="json")
     allocations()
     with pytest.raises(PayloadTooLarge) as caught:
         kernel_value(check)
