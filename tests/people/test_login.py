@@ -52,7 +52,7 @@ def test_a_login_sets_a_strict_session_cookie_that_works_for_pages(database_url:
 
 
 def test_the_cookie_is_secure_over_https(database_url: str) -> None:
-    app = team_app(database_url)
+    app = team_app(database_url, allowed_hosts="rr.example")
     with TestClient(app, base_url="https://rr.example", client=LOOPBACK) as client:
         tokens = add_people(app, ("rita", "reviewer"))
         response = log_in(client, "rita", tokens["rita"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,8 @@ from server.cli import main
 
 
 @pytest.fixture
-def started(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+def started(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[str, Any]]:
+    monkeypatch.chdir(tmp_path)  # serve migrates and ingests into ./readingroom.db first
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
     return calls
@@ -33,7 +35,7 @@ def test_local_mode_serves_on_loopback(started: list[dict[str, Any]]) -> None:
         main, ["serve", "--host", "127.0.0.1"], env={"READINGROOM_MODE": "local"}
     )
     assert result.exit_code == 0, result.output
-    assert started == [{"host": "127.0.0.1", "port": 8000, "log_level": "info"}]
+    assert [(call["host"], call["port"]) for call in started] == [("127.0.0.1", 8000)]
 
 
 def test_team_mode_serves_beyond_loopback_and_says_https_is_missing(
