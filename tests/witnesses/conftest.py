@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import http.server
 import os
 import threading
@@ -46,10 +47,21 @@ def sandbox_processes() -> list[int]:
     return uid_slots.processes_of(range(first, first + uid_slots.UID_COUNT))
 
 
+def _become_subreaper() -> None:
+    """Orphans of this process's runs are re-parented here, so they stay ours to count."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
 def leftover_processes() -> list[int]:
-    """Live processes of any sandbox uid, or children of this test process."""
-    left = sandbox_processes()
-    me = str(os.getpid()).encode()
+    """Live descendants of this test process: what its own runs left running.
+
+    Only this process's runs count: another checkout's server or tests on the same machine
+    run witnesses under the same sandbox uids, and their processes are none of ours.
+    """
+    _become_subreaper()
+    children: dict[int, list[int]] = {}
+    live: set[int] = set()
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -58,13 +70,22 @@ def leftover_processes() -> list[int]:
         except OSError:
             continue
         fields = dict(line.split(b":\t", 1) for line in status.splitlines() if b":\t" in line)
-        if fields.get(b"PPid", b"").strip() == me and not fields[b"State"].startswith(b"Z"):
-            left.append(int(name))
-    return left
+        children.setdefault(int(fields.get(b"PPid", b"0").strip() or 0), []).append(int(name))
+        if not fields.get(b"State", b"").startswith(b"Z"):
+            live.add(int(name))
+    left: list[int] = []
+    stack = list(children.get(os.getpid(), []))
+    while stack:
+        pid = stack.pop()
+        if pid in live:
+            left.append(pid)
+        stack += children.get(pid, [])
+    return sorted(left)
 
 
 @pytest.fixture(scope="session")
 def confined() -> None:
+    _become_subreaper()
     status = probe_confinement()
     assert status.available, status.message
 
