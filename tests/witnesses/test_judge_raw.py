@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import struct
 import time
 from pathlib import Path
@@ -103,6 +104,7 @@ def test_the_judge_process_answers() -> None:
 def test_the_judge_process_has_its_own_limits() -> None:
     with judge_process(2 << 30, 60) as process:
         limits = Path(f"/proc/{process.process.pid}/limits").read_text()
+        assert os.getpriority(os.PRIO_PROCESS, process.process.pid) == 10  # yields to the run
         process.decide(parse_checks(CHECKS), 0, b"", GOOD, None)
     assert "Max address space         2147483648" in limits
     assert "Max cpu time              61" in limits
