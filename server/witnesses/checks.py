@@ -122,9 +122,9 @@ class JudgeProcess:
             # Its imports overlap the run, but never at the run's expense: the run's wall clock
             # is the witness's, so on a busy machine the judge waits its turn.
             os.setpriority(os.PRIO_PROCESS, self.process.pid, JUDGE_NICENESS)
-        except (OSError, ValueError):
+        except (OSError, ValueError) as error:
             self.kill()  # an unlimited judge is not started at all
-            raise
+            raise OSError(f"the judge could not be limited ({error})") from None
 
     def decide(
         self,
