@@ -39,6 +39,7 @@ from server.witnesses.result import CheckResult, RunStatus
 _CHECKS = TypeAdapter(list[Check])
 _ROOT = Path(judge.__file__).resolve().parents[2]  # the directory that holds ``server``
 ANSWER_BYTES = 64 << 20
+JUDGE_NICENESS = 10
 compare_stdout = judge.compare_stdout
 
 
@@ -118,9 +119,12 @@ class JudgeProcess:
         try:
             for which, value in limits.items():
                 resource.prlimit(self.process.pid, which, (value, value))
-        except (OSError, ValueError):
+            # Its imports overlap the run, but never at the run's expense: the run's wall clock
+            # is the witness's, so on a busy machine the judge waits its turn.
+            os.setpriority(os.PRIO_PROCESS, self.process.pid, JUDGE_NICENESS)
+        except (OSError, ValueError) as error:
             self.kill()  # an unlimited judge is not started at all
-            raise
+            raise OSError(f"the judge could not be limited ({error})") from None
 
     def decide(
         self,

@@ -238,8 +238,15 @@ def _judge_for(checks: list[Check], limits: SandboxLimits) -> Iterator[JudgeProc
     if not checks:
         yield None
         return
-    with judge_process(limits.judge_memory_bytes, limits.judge_timeout_s) as process:
+    try:
+        process = JudgeProcess(limits.judge_memory_bytes, limits.judge_timeout_s)
+    except OSError:
+        yield None  # the verdict then tries once more, and says why if it cannot
+        return
+    try:
         yield process
+    finally:
+        process.kill()
 
 
 def _run_confined(

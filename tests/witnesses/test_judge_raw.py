@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import struct
 import time
 from pathlib import Path
@@ -103,6 +104,7 @@ def test_the_judge_process_answers() -> None:
 def test_the_judge_process_has_its_own_limits() -> None:
     with judge_process(2 << 30, 60) as process:
         limits = Path(f"/proc/{process.process.pid}/limits").read_text()
+        assert os.getpriority(os.PRIO_PROCESS, process.process.pid) == 10  # yields to the run
         process.decide(parse_checks(CHECKS), 0, b"", GOOD, None)
     assert "Max address space         2147483648" in limits
     assert "Max cpu time              61" in limits
@@ -117,3 +119,16 @@ def test_a_judge_out_of_memory_or_time_is_an_error_never_a_pass() -> None:
         process.decide(parse_checks(CHECKS), 0, b"", GOOD, None)
     assert "did not finish within" in str(caught.value)
     assert time.monotonic() - started < 10
+
+
+def test_a_judge_that_cannot_start_makes_the_run_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from server.witnesses import checks, sandbox
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError("no processes left")
+
+    monkeypatch.setattr(checks.resource, "prlimit", refuse)
+    result = sandbox.run_in_sandbox("x = 1", checks=[CHECKS[0]], timeout_s=10, unconfined=True)
+    assert result.status == "error"
+    assert result.message == "the judge could not be limited (no processes left)"
+    assert [c.ok for c in result.checks] == [False]

@@ -126,3 +126,55 @@ def test_unknown_witness_is_not_found(client: TestClient) -> None:
 def test_oversized_adhoc_code_is_refused(client: TestClient) -> None:
     response = client.post("/api/witnesses/run", json={"code": "x" * 200_001})
     assert response.status_code == 422
+
+
+FORGED_DOUBLE = """import json, os, struct
+print("value:", 2.0)
+doubled = 5.0  # wrong: the kernel says 4.0
+with open("/sandbox/run/job.json") as handle:
+    job = json.load(handle)
+# A made-up answer claiming 4.0, and an old-style "passed" report, then out before the harness.
+manifest = json.dumps({"exit_code": 0, "exception": None, "status": "passed",
+                       "values": [{"id": "1", "shape": [1]}, {"id": "1", "shape": [1]}]}).encode()
+os.write(job["raw_fd"], b"RRRAW1\\n" + struct.pack("<Q", len(manifest)) + manifest
+         + struct.pack("<2d", 4.0, 4.0))
+os._exit(0)
+"""
+DOUBLED_CHECK = """      - kind: variable
+        name: doubled
+        kernel:
+          spec:
+            {type: chain, dim: 1, base: {type: normal},
+             layers: [{type: affine, A: [[2.0]], b: [0.0]}]}
+          op: forward
+          input: [[2.0]]
+          index: 0
+"""
+
+
+def test_a_forged_pass_is_recorded_failed_and_never_shown_as_verified(
+    database_url: str, content_copy: Path
+) -> None:
+    page = content_copy / "demo-context" / "alpha.md"
+    text = page.read_text().replace('print("value:", 2.0)\n', FORGED_DOUBLE)
+    text = text.replace("        tolerance: 0.001\nsources:", "        tolerance: 0.001\n"
+                        + DOUBLED_CHECK + "sources:", 1)  # fmt: skip
+    page.write_text(text)
+    engine = make_engine(database_url)
+    with unit_of_work(engine) as session:
+        ingest(session, content_copy)
+    code, out = check(database_url, WITNESS)
+    assert code == 1 and f"failed               {WITNESS}" in out
+    with unit_of_work(engine, write=False) as session:
+        [run] = session.exec(select(WitnessRun).where(WitnessRun.witness_key == WITNESS)).all()
+    engine.dispose()
+    assert run.status == "failed"
+    [stdout_check, doubled] = run.checks
+    assert stdout_check["ok"] and not doubled["ok"]
+    assert doubled["detail"].startswith("the raw output is not valid: ")
+    result = CliRunner().invoke(
+        main, ["prompt", WITNESS, "--format", "json", "--database", database_url]
+    )
+    assert result.exit_code == 0, result.output
+    assert "last run failed" in result.stdout
+    assert "passing current run" not in result.stdout
