@@ -432,3 +432,38 @@ def test_coupling_witness_matches_the_kernel() -> None:
     assert f"log p at (0.5, 1.0): {log_prob(spec, (0.5, 1.0)):.4f}" in lines
     _, forward_logdet = build(spec).forward(np.array([[0.7, -0.3]]))
     assert f"-s(z_0): {forward_logdet[0]:.2f}" in lines
+
+
+NF = "generative-models/normalizing-flows"
+ML = "probability/maximum-likelihood"
+
+
+def test_stretch_caption_separates_carried_values_from_fixed_points() -> None:
+    """Halving holds for the value carried to f(z); at a fixed point far out the density rises."""
+    spec = demo(NF, "stretch-x")["spec"]
+    before = float(-0.5 * 9.0 - np.log(2 * np.pi))
+    after = log_prob(spec, (3.0, 0.0))
+    assert after > before
+    z, log_volume = build(spec).inverse(np.array([[3.0, 0.0]]))
+    assert z[0] == pytest.approx([1.5, 0.0])
+    assert log_volume[0] == pytest.approx(-np.log(2))
+    texts = [demo(NF, "stretch-x")["caption"], front_matter(NF)["practice"]["hints"][2]]
+    for text in texts:
+        stated(text, before, 3)
+        stated(text, after, 3)
+        stated(text, log_prob(spec, (0.0, 0.0)), 3)
+
+
+def test_singular_witnesses_check_their_printed_output() -> None:
+    nf_checks = witness(NF, "singular-map-refused")["checks"]
+    assert [c["kind"] for c in nf_checks] == ["stdout", "error"]
+    affine = {**NORMAL_2D, "layers": [{"type": "affine", "A": [[1.2, 0.3], [0.1, 0.9]]}]}
+    affine["layers"][0]["b"] = [0.5, -0.2]  # type: ignore[index]
+    z, _ = build(affine).inverse(np.array([[1.0, 0.0]]))
+    assert f"regular A: {np.round(z[0], 3)}" in nf_checks[0]["expected"]
+    ml_checks = witness(ML, "collinear-data-singular")["checks"]
+    assert [c["kind"] for c in ml_checks] == ["stdout", "error"]
+    lines = ml_checks[0]["expected"].splitlines()
+    values = [float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith("width")]
+    assert np.diff(values) == pytest.approx([np.log(10)] * 2, abs=2e-4)
+    assert "log 10, about 2.303" in witness(ML, "collinear-data-singular")["demonstrates"]
