@@ -13,13 +13,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from starlette.types import Message, Receive, Scope, Send
 
-from server.db import is_sqlite, normalise_url
-from tests.conftest import VALID_CONTENT
+from server.app import create_app
+from server.db import is_sqlite, make_engine, normalise_url
+from tests.conftest import LOOPBACK, VALID_CONTENT, make_settings
 from tests.serving import serving, serving_process
-
-pytestmark = pytest.mark.slow
 
 WRITERS = 8
 NOTES_EACH = 200
@@ -43,6 +45,7 @@ def serve_args(database_url: str, content: Path) -> tuple[str, ...]:
     return ("--database", database_url, "--content", str(content))
 
 
+@pytest.mark.slow
 def test_concurrent_writers_lose_nothing_and_answer_no_500(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -108,6 +111,7 @@ def test_concurrent_writers_lose_nothing_and_answer_no_500(
           f"{len(found)} notes found, {statuses[409]} conflicts answered 409")  # fmt: skip
 
 
+@pytest.mark.slow
 def test_kill_9_in_the_middle_of_writes_keeps_every_acknowledged_note(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -155,3 +159,28 @@ def test_kill_9_in_the_middle_of_writes_keeps_every_acknowledged_note(
         with sqlite3.connect(path) as connection:
             assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     print(f"\nkill -9: {len(acknowledged)} notes acknowledged, {listed} found after restart")
+
+
+def test_a_note_is_committed_before_its_answer_is_sent(database_url: str) -> None:
+    """A 200 must mean the note is in the store: nothing may commit after the answer left."""
+    app = create_app(make_settings(database_url, VALID_CONTENT))
+    seen_at_answer: list[int] = []
+    reader = make_engine(database_url)
+
+    async def watching(scope: Scope, receive: Receive, send: Send) -> None:
+        async def spy(message: Message) -> None:
+            if message["type"] == "http.response.start" and scope.get("method") == "PUT":
+                with reader.connect() as connection:  # another connection: committed rows only
+                    count = connection.execute(text("SELECT count(*) FROM note")).scalar_one()
+                seen_at_answer.append(int(count))
+            await send(message)
+
+        await app(scope, receive, spy)
+
+    try:
+        with TestClient(watching, client=LOOPBACK) as client:
+            for index, key in enumerate((SHARED, "concept:demo-context/beta")):
+                assert client.put(f"/api/notes/{key}", json={"text": "x"}).status_code == 200
+                assert seen_at_answer[index] == index + 1
+    finally:
+        reader.dispose()
