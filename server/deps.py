@@ -25,5 +25,7 @@ def get_session(request: Request) -> Iterator[Session]:
         yield s
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent, so a 200 means the write is durable
+# (and a failed commit answers an error, never a success that was not kept).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -42,7 +42,8 @@ def serving_process(
     cwd: Path, *args: str, log: Path | None = None, settings: dict[str, str] | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Like ``serving``, and hands out the process too (to kill it at a chosen moment);
-    ``log``, when given, collects the server's stderr (for a test to show when it fails)."""
+    ``log``, when given, collects the server's stderr (for a test to show when it fails);
+    ``settings`` are ``READINGROOM_*`` variables for the server (all others are cleared)."""
     port = free_port()
     log_file = log.open("ab") if log is not None else None
     env = {k: v for k, v in os.environ.items() if not k.startswith("READINGROOM_")}
@@ -50,7 +51,7 @@ def serving_process(
     process = subprocess.Popen(
         [sys.executable, "-m", "server.cli", "serve", "--port", str(port), *args],
         cwd=cwd,
-        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        env={**env, **(settings or {}), "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
         stdout=subprocess.DEVNULL,
         stderr=log_file or subprocess.PIPE,
     )
