@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BUNDLED_CONTENT
 from tests.serving import get, serving
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
