@@ -227,6 +227,15 @@ def test_page_fits_390px_and_screenshots(browser: Any, site: str, tmp_path: Path
     page = view.page
     page.wait_for_selector("figure.demo .demo-status:text('base density')")
     shots = tmp_path / "screenshots"
+    demo = page.locator("figure.demo")
+    demo.screenshot(path=str(shots / "demo-before-1280.png"))
+    demo.locator("input[value=up]").check()
+    demo.locator("button:text('Commit prediction')").click()
+    page.wait_for_selector("figure.demo .demo-status:text('1 of 1 layers')")
+    demo.screenshot(path=str(shots / "demo-answered-1280.png"))
+    page.click(f'figure.equation a.prompt-action[data-key="{EQUATION}"]')
+    page.wait_for_function("() => document.getElementById('prompt-output').value.length > 0")
+    page.locator("section.research").screenshot(path=str(shots / "research-1280.png"))
     page.screenshot(path=str(shots / "concept-1280.png"), full_page=True)
     page.set_viewport_size({"width": 390, "height": 844})
     overflow = page.evaluate(
@@ -234,6 +243,7 @@ def test_page_fits_390px_and_screenshots(browser: Any, site: str, tmp_path: Path
     )
     assert overflow <= 0, f"{overflow} px of horizontal overflow at 390 px"
     page.screenshot(path=str(shots / "concept-390.png"), full_page=True)
+    demo.screenshot(path=str(shots / "demo-answered-390.png"))
     # A focused control shows a visible focus ring.
     page.focus("#prompt-object")
     outline = page.eval_on_selector("#prompt-object", "e => getComputedStyle(e).outlineStyle")
