@@ -90,17 +90,23 @@ def _image(
     return f'<span class="image-alt">[{html.escape(alt)}]</span>'
 
 
-def make_renderer() -> MarkdownIt:
+def _build_renderer(validate_link: Callable[[str], bool], link_open: Any) -> MarkdownIt:
+    """CommonMark with raw HTML off, tables, math as MathML, highlighted code and images
+    shown as their alt text; the two kinds of text differ only in what links may point to."""
     md = MarkdownIt("commonmark", {"html": False, "linkify": False}).use(dollarmath_plugin)
     md.enable("table")
-    md.validateLink = safe_link  # type: ignore[method-assign]
+    md.validateLink = validate_link  # type: ignore[method-assign,assignment]
     md.add_render_rule("math_inline", _math(False))
     md.add_render_rule("math_block", _math(True))
     md.add_render_rule("fence", _fence)
     md.add_render_rule("code_block", _fence)
-    md.add_render_rule("link_open", _link_open)
+    md.add_render_rule("link_open", link_open)
     md.add_render_rule("image", _image)
     return md
+
+
+def make_renderer() -> MarkdownIt:
+    return _build_renderer(safe_link, _link_open)
 
 
 _RENDERER = make_renderer()
@@ -148,16 +154,7 @@ def _learner_link_open(
 def make_learner_renderer() -> MarkdownIt:
     """Learner Markdown: as authored Markdown, but links to keys become site paths, other
     schemes and relative links are refused, and witness placements do nothing."""
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False}).use(dollarmath_plugin)
-    md.enable("table")
-    md.validateLink = learner_link  # type: ignore[method-assign]
-    md.add_render_rule("math_inline", _math(False))
-    md.add_render_rule("math_block", _math(True))
-    md.add_render_rule("fence", _fence)
-    md.add_render_rule("code_block", _fence)
-    md.add_render_rule("link_open", _learner_link_open)
-    md.add_render_rule("image", _image)
-    return md
+    return _build_renderer(learner_link, _learner_link_open)
 
 
 _LEARNER_RENDERER = make_learner_renderer()
