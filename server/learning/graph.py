@@ -9,9 +9,11 @@ An edge ``A -> B`` of type ``prerequisite`` means "B is a prerequisite of A".
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Literal
+
+import numpy as np
 
 from server.errors import ContentError, InvalidInput
 
@@ -29,16 +31,56 @@ class Edge:
     reason: str
 
 
-@dataclass
 class PrereqGraph:
-    """Concepts (key -> title, learn time) and their typed links; prerequisites stay acyclic."""
+    """Concepts (key -> title, learn time) and their typed links; prerequisites stay acyclic.
 
-    titles: dict[str, str]
-    learn_time: dict[str, int]
-    prereqs: dict[str, list[Edge]] = field(default_factory=dict)  # key -> edges to its prereqs
-    dependents: dict[str, list[Edge]] = field(default_factory=dict)  # key -> edges needing it
-    links: list[Edge] = field(default_factory=list)  # every link, of every type
-    order: list[str] = field(default_factory=list)  # prerequisites before what needs them
+    Walks run over integer ids (``_pre``/``_dep`` adjacency lists); the public methods speak
+    in keys."""
+
+    def __init__(
+        self,
+        concepts: Iterable[tuple[str, str, int | None]],
+        links: Iterable[tuple[str, str, str, str]],
+    ) -> None:
+        self.titles: dict[str, str] = {}
+        self.learn_time: dict[str, int] = {}
+        for key, title, minutes in concepts:
+            self.titles[key] = title
+            self.learn_time[key] = minutes if minutes is not None else DEFAULT_LEARN_TIME_MIN
+        self._names = list(self.titles)
+        self._id = {key: i for i, key in enumerate(self._names)}
+        n = len(self._names)
+        self.prereqs: dict[str, list[Edge]] = {k: [] for k in self._names}
+        self.dependents: dict[str, list[Edge]] = {k: [] for k in self._names}
+        self._pre: list[list[int]] = [[] for _ in range(n)]
+        self._dep: list[list[int]] = [[] for _ in range(n)]
+        self._touching: list[list[Edge]] = [[] for _ in range(n)]  # every link, either end
+        self.links: list[Edge] = []
+        sources: list[int] = []
+        targets: list[int] = []
+        for source, target, kind, reason in links:
+            a, b = self._id.get(source), self._id.get(target)
+            if a is None or b is None:
+                continue
+            edge = Edge(source, target, kind, reason)
+            self.links.append(edge)
+            self._touching[a].append(edge)
+            if b != a:
+                self._touching[b].append(edge)
+            if kind == "prerequisite":
+                self.prereqs[source].append(edge)
+                self.dependents[target].append(edge)
+                self._pre[a].append(b)
+                self._dep[b].append(a)
+                sources.append(a)
+                targets.append(b)
+        self._sources = np.array(sources, dtype=np.int64)
+        self._targets = np.array(targets, dtype=np.int64)
+        self._order = self._topological_order()
+        self._rank = [0] * n
+        for position, i in enumerate(self._order):
+            self._rank[i] = position
+        self.order = [self._names[i] for i in self._order]
 
     @classmethod
     def build(
@@ -49,45 +91,43 @@ class PrereqGraph:
         """``concepts``: (key, title, learn_time or None); ``links``: (from, to, type, reason).
 
         Links to unknown concepts are dropped; a prerequisite cycle is refused."""
-        titles: dict[str, str] = {}
-        times: dict[str, int] = {}
-        for key, title, minutes in concepts:
-            titles[key] = title
-            times[key] = minutes if minutes is not None else DEFAULT_LEARN_TIME_MIN
-        graph = cls(titles, times, {k: [] for k in titles}, {k: [] for k in titles})
-        for source, target, kind, reason in links:
-            if source not in titles or target not in titles:
-                continue
-            edge = Edge(source, target, kind, reason)
-            graph.links.append(edge)
-            if kind == "prerequisite":
-                graph.prereqs[source].append(edge)
-                graph.dependents[target].append(edge)
-        graph.order = graph._topological_order()
-        return graph
+        return cls(concepts, links)
 
-    def _topological_order(self) -> list[str]:
+    def _topological_order(self) -> list[int]:
         """Kahn's algorithm: prerequisites first; a cycle is a content error."""
-        waiting = {key: len(edges) for key, edges in self.prereqs.items()}
-        ready = deque(sorted(key for key, n in waiting.items() if n == 0))
-        order: list[str] = []
+        waiting = [len(p) for p in self._pre]
+        ready = deque(sorted((i for i, w in enumerate(waiting) if w == 0),
+                             key=self._names.__getitem__))  # fmt: skip
+        order: list[int] = []
+        dep = self._dep
         while ready:
-            key = ready.popleft()
-            order.append(key)
-            for edge in self.dependents[key]:
-                waiting[edge.source] -= 1
-                if waiting[edge.source] == 0:
-                    ready.append(edge.source)
-        if len(order) != len(self.titles):
-            stuck = sorted(key for key, n in waiting.items() if n > 0)
+            i = ready.popleft()
+            order.append(i)
+            for j in dep[i]:
+                waiting[j] -= 1
+                if waiting[j] == 0:
+                    ready.append(j)
+        if len(order) != len(self._names):
+            stuck = sorted(self._names[i] for i, w in enumerate(waiting) if w > 0)
             raise ContentError(
                 "prerequisite links form a cycle: no learning order exists", stuck[:20]
             )
         return order
 
-    def require(self, key: str) -> None:
-        if key not in self.titles:
+    def require(self, key: str) -> int:
+        i = self._id.get(key)
+        if i is None:
             raise InvalidInput(f"no concept has the key '{key}'")
+        return i
+
+    def _mask(self, keys: Iterable[str]) -> bytearray:
+        mask = bytearray(len(self._names))
+        ids = self._id
+        for key in keys:
+            i = ids.get(key)
+            if i is not None:
+                mask[i] = 1
+        return mask
 
     # -- learning ---------------------------------------------------------------------------
 
@@ -95,68 +135,78 @@ class PrereqGraph:
         """The unlearned prerequisites of ``target`` (and ``target`` itself if unlearned), each
         after its own prerequisites. A learned concept is not entered: whatever is reachable
         only through learned concepts is skipped."""
-        self.require(target)
+        start = self.require(target)
         if target in learned:
             return []
-        seen = {target}
-        result: list[str] = []
+        blocked = self._mask(learned)  # learned, or already on the way
+        blocked[start] = 1
+        pre = self._pre
+        result: list[int] = []
         # Iterative post-order DFS: a concept is emitted after all its unlearned prerequisites.
-        stack: list[tuple[str, int]] = [(target, 0)]
-        while stack:
-            key, index = stack[-1]
-            edges = self.prereqs[key]
-            if index < len(edges):
-                stack[-1] = (key, index + 1)
-                nxt = edges[index].target
-                if nxt not in seen and nxt not in learned:
-                    seen.add(nxt)
-                    stack.append((nxt, 0))
+        nodes, positions = [start], [0]
+        while nodes:
+            i = nodes[-1]
+            position = positions[-1]
+            edges = pre[i]
+            if position < len(edges):
+                positions[-1] = position + 1
+                j = edges[position]
+                if not blocked[j]:
+                    blocked[j] = 1
+                    nodes.append(j)
+                    positions.append(0)
             else:
-                stack.pop()
-                result.append(key)
-        return result
+                nodes.pop()
+                positions.pop()
+                result.append(i)
+        names = self._names
+        return [names[i] for i in result]
 
     def fringe(self, learned: set[str]) -> list[str]:
         """Concepts not learned whose prerequisites are all learned, in key order."""
-        candidates = {k for k, edges in self.prereqs.items() if not edges}
-        for key in learned:
-            candidates.update(edge.source for edge in self.dependents.get(key, ()))
-        return sorted(
-            key
-            for key in candidates
-            if key not in learned and all(e.target in learned for e in self.prereqs[key])
-        )
+        mask = np.frombuffer(bytes(self._mask(learned)), dtype=np.uint8)
+        unlearned = (1 - mask).astype(np.int64)
+        waiting = np.bincount(
+            self._sources, weights=unlearned[self._targets], minlength=len(self._names)
+        ) if len(self._sources) else np.zeros(len(self._names))  # fmt: skip
+        ready = np.flatnonzero((waiting == 0) & (mask == 0))
+        names = self._names
+        return sorted(names[i] for i in ready.tolist())
 
     def downstream(self, key: str, max_depth: int = MAX_DEPTH) -> dict[str, int]:
         """Every concept that needs ``key``, transitively: key -> shortest depth (1 = direct)."""
-        return self._walk(key, max_depth, self.dependents, lambda e: e.source)
+        return self._walk(self.require(key), max_depth, self._dep)
 
     def upstream(self, key: str, max_depth: int = MAX_DEPTH) -> dict[str, int]:
         """Every prerequisite of ``key``, transitively, with its shortest depth."""
-        return self._walk(key, max_depth, self.prereqs, lambda e: e.target)
+        return self._walk(self.require(key), max_depth, self._pre)
 
-    def _walk(
-        self,
-        key: str,
-        max_depth: int,
-        adjacency: Mapping[str, list[Edge]],
-        step: Callable[[Edge], str],
-    ) -> dict[str, int]:
-        self.require(key)
-        depth: dict[str, int] = {}
-        frontier = [key]
-        for level in range(1, max_depth + 1):
-            nxt: list[str] = []
-            for node in frontier:
-                for edge in adjacency[node]:
-                    far = step(edge)
-                    if far != key and far not in depth:
-                        depth[far] = level
-                        nxt.append(far)
-            if not nxt:
-                break
+    def _walk_ids(
+        self, start: int, max_depth: int, adjacency: list[list[int]]
+    ) -> tuple[list[int], list[int]]:
+        """Breadth-first from ``start``: the ids reached (each level after the one before) and
+        a list giving the level of each of them."""
+        depth = [0] * len(self._names)
+        depth[start] = -1
+        found: list[int] = []
+        frontier = [start]
+        level = 0
+        while frontier and level < max_depth:
+            level += 1
+            nxt: list[int] = []
+            for i in frontier:
+                for j in adjacency[i]:
+                    if depth[j] == 0:
+                        depth[j] = level
+                        nxt.append(j)
+            found.extend(nxt)
             frontier = nxt
-        return depth
+        return found, depth
+
+    def _walk(self, start: int, max_depth: int, adjacency: list[list[int]]) -> dict[str, int]:
+        found, depth = self._walk_ids(start, max_depth, adjacency)
+        names = self._names
+        return {names[i]: depth[i] for i in found}
 
     def focus(
         self, key: str, direction: Direction, depth: int
@@ -169,42 +219,56 @@ class PrereqGraph:
         if direction in ("down", "both"):
             for far, level in self.downstream(key, depth).items():
                 nodes.setdefault(far, level)
-        edges = [e for e in self.links if e.source in nodes and e.target in nodes]
+        seen: set[int] = set()
+        edges: list[Edge] = []
+        for node in nodes:
+            for edge in self._touching[self._id[node]]:
+                if edge.source in nodes and edge.target in nodes and id(edge) not in seen:
+                    seen.add(id(edge))
+                    edges.append(edge)
         return nodes, edges
 
     # -- derived status ---------------------------------------------------------------------
 
+    def _grounded_ids(self, local: Mapping[str, bool]) -> list[bool]:
+        return [bool(local.get(k, False)) for k in self._names]
+
     def fully_grounded(self, local: Mapping[str, bool]) -> dict[str, bool]:
         """A concept is fully grounded when it and every prerequisite, transitively, is locally
         grounded: one pass in topological order."""
-        result: dict[str, bool] = {}
-        for key in self.order:
-            result[key] = bool(local.get(key, False)) and all(
-                result[e.target] for e in self.prereqs[key]
-            )
-        return result
+        full = self._grounded_ids(local)
+        pre = self._pre
+        for i in self._order:
+            if full[i]:
+                for p in pre[i]:
+                    if not full[p]:
+                        full[i] = False
+                        break
+        return dict(zip(self._names, full, strict=True))
 
     def regrounded(
         self, previous: Mapping[str, bool], local: Mapping[str, bool], changed: Iterable[str]
     ) -> dict[str, bool]:
         """``fully_grounded`` after the local status of ``changed`` concepts moved: only those
         and what depends on them are recomputed, in topological order."""
-        affected: set[str] = set()
+        affected: set[int] = set()
         for key in changed:
-            if key in self.titles and key not in affected:
-                affected.add(key)
-                affected.update(self.downstream(key, len(self.titles)))
+            i = self._id.get(key)
+            if i is not None and i not in affected:
+                affected.add(i)
+                affected.update(self._walk_ids(i, len(self._names), self._dep)[0])
         result = dict(previous)
-        if not affected:
-            return result
-        for key in self.order:
-            if key in affected:
-                result[key] = bool(local.get(key, False)) and all(
-                    result[e.target] for e in self.prereqs[key]
-                )
+        names, pre = self._names, self._pre
+        for i in sorted(affected, key=self._rank.__getitem__):
+            ok = bool(local.get(names[i], False))
+            if ok:
+                ok = all(result[names[p]] for p in pre[i])
+            result[names[i]] = ok
         return result
 
     def blocking(self, key: str, local: Mapping[str, bool]) -> list[str]:
         """The prerequisites (transitively) that are not locally grounded, in learning order."""
-        ancestors = self.upstream(key, len(self.titles))
-        return [k for k in self.order if k in ancestors and not local.get(k, False)]
+        found, _ = self._walk_ids(self.require(key), len(self._names), self._pre)
+        names = self._names
+        return [names[i] for i in sorted(found, key=self._rank.__getitem__)
+                if not local.get(names[i], False)]  # fmt: skip
