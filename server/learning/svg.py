@@ -77,9 +77,8 @@ def to_dot(graph: dict[str, Any], focus: str | None = None) -> str:
         # Drawn from prerequisite up to what needs it, so the layers read bottom-up.
         source, target = (b, a) if edge["type"] == "prerequisite" else (a, b)
         tip = quoted(edge["type"] + ": " + edge["reason"])
-        lines.append(
-            f"  {source} -> {target} [{style} tooltip={tip} class={quoted('edge ' + edge['type'])}];"
-        )
+        kind = quoted("edge " + edge["type"])
+        lines.append(f"  {source} -> {target} [{style} tooltip={tip} class={kind}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -32,14 +32,14 @@ def concept(
 ) -> HTMLResponse:
     page: dict[str, Any] = service.concept_page(session, context, slug)
     sections = render_concept_sections(page)
-    context = {
+    values = {
         "page": page, "sections": sections, "title": page["title"],
         "marks": marks(session, learner, page["key"]), "cite": cite_block(request, page),
     }  # fmt: skip
     return render_page(
         request,
         "concept.html",
-        context,
+        values,
         page["api_url"],
     )
 
