@@ -6,14 +6,16 @@ follow the same rules as notes (team mode needs credentials; cross-site writes a
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
 
-from server.deps import SessionDep
+from server.deps import SessionDep, SettingsDep
 from server.errors import error_responses as _errors
 from server.learning import service
 from server.learning.graph import MAX_DEPTH
+from server.learning.prompt import plan_prompt as build_plan_prompt
 from server.learning.service import MAX_LIST, ProgressWrite
 from server.people.deps import CurrentPerson
 
@@ -44,6 +46,26 @@ def put_progress(
 )
 def plan(target: KeyQuery, session: SessionDep, person: CurrentPerson) -> dict[str, Any]:
     return service.plan(session, person.name, target)
+
+
+@router.get(
+    "/plan/prompt",
+    summary="A grounded tutor prompt for the learning plan to a target",
+    response_model=None,
+    responses=_errors(401, 404, 422),
+)
+def plan_prompt(
+    target: KeyQuery,
+    session: SessionDep,
+    settings: SettingsDep,
+    person: CurrentPerson,
+    format: Literal["json", "text"] = "json",
+) -> dict[str, Any] | PlainTextResponse:
+    built = build_plan_prompt(
+        session, person.name, target, site_name=settings.site_name,
+        budget_chars=settings.prompt_budget_chars,
+    )  # fmt: skip
+    return PlainTextResponse(built["prompt"]) if format == "text" else built
 
 
 @router.get(
