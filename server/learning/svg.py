@@ -60,7 +60,7 @@ def to_dot(graph: dict[str, Any], focus: str | None = None) -> str:
         status = node.get("status", "ungrounded")
         mark = " ✓" if node.get("learned") else ""
         star = " ★" if node.get("starred") else ""
-        classes = f"node {status}" + (" learned" if node.get("learned") else "")
+        classes = status + (" learned" if node.get("learned") else "")  # dot adds "node"
         extra = " penwidth=3" if node["key"] == focus else ""
         peripheries = " peripheries=2" if node.get("learned") else ""
         lines.append(
@@ -77,7 +77,7 @@ def to_dot(graph: dict[str, Any], focus: str | None = None) -> str:
         # Drawn from prerequisite up to what needs it, so the layers read bottom-up.
         source, target = (b, a) if edge["type"] == "prerequisite" else (a, b)
         tip = quoted(edge["type"] + ": " + edge["reason"])
-        kind = quoted("edge " + edge["type"])
+        kind = quoted(edge["type"])  # dot adds "edge"
         lines.append(f"  {source} -> {target} [{style} tooltip={tip} class={kind}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
