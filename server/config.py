@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     # Team mode behind a proxy that terminates TLS: the server itself speaks plain HTTP.
     behind_https_proxy: bool = False
     # The graph page: Graphviz ``dot`` (the Debian package graphviz), its time limit, and the
-    # most concepts one drawing may hold (larger graphs are drawn as a focused view).
+    # most concepts one drawing may hold (a larger graph answers 422: draw a focused view).
     graphviz_dot: str = "dot"
     graphviz_timeout_s: float = Field(default=10.0, gt=0)
     graph_max_nodes: int = Field(default=400, ge=1)
