@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +16,7 @@ from server.models import User
 from server.people.identity import hash_token
 from tests.conftest import LOOPBACK, make_settings
 from tests.learning.conftest import Tree, key, make_tree
+from tests.notes.conftest import ALPHA
 
 Client = tuple[TestClient, Tree]
 
@@ -188,3 +190,48 @@ def test_team_mode_progress_is_per_account(team: TestClient) -> None:
     assert not anonymous[key("top")]["learned"]
     mine = {n["key"]: n for n in team.get("/api/graph", headers=bearer("alice")).json()["nodes"]}
     assert mine[key("top")]["learned"]
+
+
+def test_status_follows_a_witness_run_and_a_review(client: TestClient) -> None:
+    """alpha has one witness and one bounded claim; beta needs alpha."""
+    from datetime import date
+
+    from sqlmodel import select
+
+    from server.learning.index import index_for
+    from server.models import ClaimReview, Witness, WitnessRun
+    from server.store import bump_revision
+    from server.witnesses.cache import current_cache_key
+
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    alpha = "/api/concepts/demo-context/alpha"
+
+    def grounding(url: str) -> dict[str, Any]:
+        return client.get(url).json()["grounding"]  # type: ignore[no-any-return]
+
+    assert grounding(alpha)["evidence"] == {
+        "witnesses": 1, "witnesses_passing": 0, "claims": 1, "claims_reviewed": 0,
+    }  # fmt: skip
+    with unit_of_work(engine, write=False) as session:
+        before = index_for(session)
+    with unit_of_work(engine) as session:
+        witness = session.exec(select(Witness).where(Witness.concept_key == ALPHA)).one()
+        session.add(WitnessRun(witness_key=witness.key, cache_key=current_cache_key(witness),
+                               status="passed"))  # fmt: skip
+        session.add(ClaimReview(claim_key="claim:demo-context/alpha/scaling-claim",
+                                verdict="supported", reviewer="r", reviewed_on=date(2026, 5, 1),
+                                summary="Checked.", origin="api"))  # fmt: skip
+        bump_revision(session)
+    assert grounding(alpha)["status"] == "fully-grounded"
+    with unit_of_work(engine, write=False) as session:
+        after = index_for(session)
+    assert after.revision == before.revision + 1
+    assert after.graph is before.graph  # the graph was kept: only the evidence was re-read
+    # A stale run (the witness's code changed since) no longer counts.
+    with unit_of_work(engine) as session:
+        witness = session.exec(select(Witness).where(Witness.concept_key == ALPHA)).one()
+        session.add(WitnessRun(witness_key=witness.key, cache_key="0" * 64, status="passed"))
+        bump_revision(session)
+    assert grounding(alpha)["status"] == "ungrounded"
+    beta = grounding("/api/concepts/demo-context/beta")
+    assert beta["blocked_by"] == [ALPHA]
