@@ -14,7 +14,6 @@ from server.deps import SessionDep
 from server.learning.focus import (
     MAX_FOCUS_DEPTH,
     Direction,
-    FocusKey,
     Viewer,
     focused_graph,
     with_status,
@@ -73,7 +72,7 @@ async def get_concept(request: Request) -> Response:
 def graph(
     session: SessionDep,
     learner: Viewer,
-    focus: Annotated[FocusKey | None, Query(max_length=400)] = None,
+    focus: Annotated[str | None, Query(max_length=400)] = None,
     direction: Direction = "both",
     depth: Annotated[int, Query(ge=1, le=MAX_FOCUS_DEPTH)] = 2,
 ) -> dict[str, Any]:

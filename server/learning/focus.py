@@ -16,7 +16,6 @@ from server.people.deps import current_person
 
 MAX_FOCUS_DEPTH = 10
 Direction = Literal["up", "down", "both"]
-FocusKey = str
 
 
 def viewer(request: Request, settings: SettingsDep) -> str | None:

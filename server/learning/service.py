@@ -66,8 +66,9 @@ def put_progress(session: Session, learner: str, key: str, body: ProgressWrite) 
     if row is None:
         row = LearnerProgress(learner=learner, concept_key=target.key)
         # The state under a renamed concept's old keys carries over to the new row.
+        index = index_for(session)
         for old in _rows(session, learner):
-            if index_for(session).current_key(old.concept_key) == target.key:
+            if index.current_key(old.concept_key) == target.key:
                 row.learned, row.starred = old.learned, old.starred
     if body.learned is not None:
         row.learned = body.learned

@@ -16,6 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from server.models import SUBSTANTIVE_VERDICTS, Claim, ClaimReview, Witness, WitnessRun
@@ -53,16 +54,19 @@ def weak_witnesses(session: Session, keys: list[str]) -> set[str]:
 
 
 def latest_run_cache_keys(session: Session) -> dict[str, tuple[str, str]]:
-    """witness key -> (status, cache key) of its newest run."""
-    latest: dict[str, tuple[str, str]] = {}
+    """witness key -> (status, cache key) of its newest run: the highest id, since runs are
+    recorded as they end (one row per witness is read, however long the history)."""
+    newest = (
+        select(func.max(WitnessRun.id).label("id"))
+        .group_by(col(WitnessRun.witness_key))
+        .subquery()
+    )
     rows = session.exec(
-        select(WitnessRun.witness_key, WitnessRun.status, WitnessRun.cache_key).order_by(
-            col(WitnessRun.created_at), col(WitnessRun.id)
+        select(WitnessRun.witness_key, WitnessRun.status, WitnessRun.cache_key).where(
+            col(WitnessRun.id).in_(select(newest.c.id))
         )
     )
-    for key, status, run_cache_key in rows:
-        latest[key] = (status, run_cache_key)
-    return latest
+    return {key: (status, run_cache_key) for key, status, run_cache_key in rows}
 
 
 def evidence_by_concept(session: Session) -> dict[str, Evidence]:
