@@ -138,29 +138,24 @@ class PrereqGraph:
         start = self.require(target)
         if target in learned:
             return []
-        blocked = self._mask(learned)  # learned, or already on the way
+        blocked = self._mask(learned)  # learned, or already found
         blocked[start] = 1
         pre = self._pre
-        result: list[int] = []
-        # Iterative post-order DFS: a concept is emitted after all its unlearned prerequisites.
-        nodes, positions = [start], [0]
-        while nodes:
-            i = nodes[-1]
-            position = positions[-1]
-            edges = pre[i]
-            if position < len(edges):
-                positions[-1] = position + 1
-                j = edges[position]
-                if not blocked[j]:
-                    blocked[j] = 1
-                    nodes.append(j)
-                    positions.append(0)
-            else:
-                nodes.pop()
-                positions.pop()
-                result.append(i)
+        # Breadth-first through unlearned prerequisites, then in the learning order (a valid
+        # order: every prerequisite comes before what needs it).
+        found, frontier = [start], [start]
+        while frontier:
+            nxt: list[int] = []
+            for i in frontier:
+                for j in pre[i]:
+                    if not blocked[j]:
+                        blocked[j] = 1
+                        nxt.append(j)
+            found.extend(nxt)
+            frontier = nxt
+        found.sort(key=self._rank.__getitem__)
         names = self._names
-        return [names[i] for i in result]
+        return [names[i] for i in found]
 
     def fringe(self, learned: set[str]) -> list[str]:
         """Concepts not learned whose prerequisites are all learned, in key order."""
