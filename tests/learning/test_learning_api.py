@@ -100,6 +100,9 @@ def test_next_is_the_fringe(tree_client: Client) -> None:
     learn(client, "base", "left")
     fringe = client.get("/api/next").json()
     assert {n["key"] for n in fringe["data"]} == {key("right"), key("lone")}
+    client.put(f"/api/progress/{key('lone')}", json={"starred": True})
+    assert [n["key"] for n in client.get("/api/next").json()["data"]] == [key("lone"), key("right")]
+    assert client.get("/api/next", params={"limit": 1}).json()["count"] == 2
     assert client.get("/api/next", params={"limit": 0}).status_code == 422
 
 
