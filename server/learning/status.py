@@ -57,9 +57,7 @@ def latest_run_cache_keys(session: Session) -> dict[str, tuple[str, str]]:
     """witness key -> (status, cache key) of its newest run: the highest id, since runs are
     recorded as they end (one row per witness is read, however long the history)."""
     newest = (
-        select(func.max(WitnessRun.id).label("id"))
-        .group_by(col(WitnessRun.witness_key))
-        .subquery()
+        select(func.max(WitnessRun.id).label("id")).group_by(col(WitnessRun.witness_key)).subquery()
     )
     rows = session.exec(
         select(WitnessRun.witness_key, WitnessRun.status, WitnessRun.cache_key).where(
