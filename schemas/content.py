@@ -233,6 +233,13 @@ class ConceptFrontMatter(Strict):
     visual_inquiry: VisualInquiry
     practice: Practice
     research: Research
+    # minutes a learner needs for this concept, for learning plans (default 30 when missing)
+    learn_time: int | None = Field(
+        default=None,
+        ge=1,
+        le=6000,
+        description="Minutes a learner needs for this concept (learning plans); default 30.",
+    )
     # old key -> the key that now answers for it (a key this file defines)
     aliases: dict[ObjectKeyStr, ObjectKeyStr] = Field(default_factory=dict)
 

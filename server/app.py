@@ -149,6 +149,8 @@ def include_routers(app: FastAPI) -> None:
     from server.demos.routes import router as demos
     from server.docs.routes import router as docs
     from server.health import router as health
+    from server.learning.pages import router as learning_pages
+    from server.learning.routes import router as learning
     from server.notes.routes import router as notes
     from server.objects.routes import router as objects
     from server.pages.routes import router as pages
@@ -158,8 +160,10 @@ def include_routers(app: FastAPI) -> None:
     from server.witnesses.routes import router as witnesses
 
     # prompts before objects: /api/objects/{key}/prompt must win over /api/objects/{key}
-    routers = (health, docs, concepts, prompts, objects, claims, notes, demos, witnesses)
-    for router in (*routers, people, pages, login_pages):
+    routers = (
+        health, docs, concepts, prompts, objects, claims, notes, learning, demos, witnesses,
+    )  # fmt: skip
+    for router in (*routers, people, pages, learning_pages, login_pages):
         app.include_router(router, responses=error_responses())  # the one error shape
     static = Path(__file__).resolve().parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")

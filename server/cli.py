@@ -59,6 +59,8 @@ class ReadingRoomGroup(click.Group):
         "witness": "server.witnesses.cli:witness_group",
         "users": "server.people.cli:users_group",
         "reviews": "server.claims.cli:reviews_group",
+        "plan": "server.learning.cli:plan_command",
+        "sources": "server.sources.importer:sources_group",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     allowed_hosts: str = ""
     # Team mode behind a proxy that terminates TLS: the server itself speaks plain HTTP.
     behind_https_proxy: bool = False
+    # The graph page: Graphviz ``dot`` (the Debian package graphviz), its time limit, and the
+    # most concepts one drawing may hold (a larger graph answers 422: draw a focused view).
+    graphviz_dot: str = "dot"
+    graphviz_timeout_s: float = Field(default=10.0, gt=0)
+    graph_max_nodes: int = Field(default=400, ge=1)
 
     def admitted_requests(self) -> int:
         return self.max_concurrent_requests or 8 * max(1, os.cpu_count() or 1)

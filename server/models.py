@@ -290,3 +290,23 @@ class Note(SQLModel, table=True):
     version: int = 1
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class LearnerProgress(SQLModel, table=True):
+    """What one learner marked on one concept: ``learned`` and ``starred``.
+
+    Kept under the key it was written on (like notes); a renamed concept's old key resolves
+    through its alias when the learner's state is read, so renames keep the state.
+    """
+
+    __tablename__ = "learner_progress"
+    __table_args__ = (
+        UniqueConstraint("learner", "concept_key", name="uq_learner_progress_learner_concept"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    learner: str = Field(max_length=100, index=True)
+    concept_key: str = Field(max_length=400, index=True)
+    learned: bool = False
+    starred: bool = False
+    updated_at: datetime = Field(default_factory=utcnow)

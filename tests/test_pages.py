@@ -40,7 +40,7 @@ def parsed(client: TestClient) -> tuple[Collect, str]:
 def test_scripts_come_from_static_and_nothing_is_inline(client: TestClient) -> None:
     collect, _ = parsed(client)
     scripts = [attrs.get("src") for tag, attrs in collect.tags if tag == "script"]
-    assert scripts == ["/static/demo.js", "/static/room.js"]
+    assert scripts == ["/static/demo.js", "/static/room.js", "/static/learning.js"]
     assert not collect.inline_script
     for tag, attrs in collect.tags:
         assert "style" not in attrs, tag

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -11,6 +11,13 @@ from starlette.concurrency import run_in_threadpool
 from server.concepts import service
 from server.db import unit_of_work
 from server.deps import SessionDep
+from server.learning.focus import (
+    MAX_FOCUS_DEPTH,
+    Direction,
+    Viewer,
+    focused_graph,
+    with_status,
+)
 from server.pagecache import PageCache
 
 router = APIRouter(prefix="/api", tags=["concepts"])
@@ -58,6 +65,17 @@ async def get_concept(request: Request) -> Response:
     return Response(body, media_type="application/json")
 
 
-@router.get("/graph", summary="Every concept and every typed link between concepts")
-def graph(session: SessionDep) -> dict[str, Any]:
-    return service.concept_graph(session)
+@router.get(
+    "/graph",
+    summary="Every concept and every typed link; with focus=KEY, the subgraph around one concept",
+)
+def graph(
+    session: SessionDep,
+    learner: Viewer,
+    focus: Annotated[str | None, Query(max_length=400)] = None,
+    direction: Direction = "both",
+    depth: Annotated[int, Query(ge=1, le=MAX_FOCUS_DEPTH)] = 2,
+) -> dict[str, Any]:
+    if focus is not None:
+        return focused_graph(session, learner, focus, direction, depth)
+    return with_status(session, learner, service.concept_graph(session))

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from server.errors import NotFound
 from server.keys import anchor_for, concept_key
+from server.learning.service import concept_status
 from server.models import (
     Claim,
     ClaimReview,
@@ -169,6 +170,7 @@ def concept_page(session: Session, context: str, slug: str) -> dict[str, Any]:
         "misconceptions": [misconception_json(m) for m in children(Misconception)],
         "demos": [demo_json(d) for d in children(DemoState)],
         "links": concept_links(session, key),
+        "grounding": concept_status(session, key),
         "storyboard": data["storyboard"],
         "visual_inquiry": data["visual_inquiry"],
         "practice": data["practice"],

@@ -100,6 +100,7 @@ def write_concept(
         "visual_inquiry": front.visual_inquiry.model_dump(),
         "practice": front.practice.model_dump(),
         "research": front.research.model_dump(),
+        "learn_time": front.learn_time,
     }
     body = "\n\n".join(f"## {s['title']}\n\n{s['markdown']}" for s in parsed.sections)
     rows: list[SQLModel] = [

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from server.cli import database_option, fail, settings_for
 from server.db import make_engine, unit_of_work
+from server.learning.transfer import import_progress
 from server.models import utcnow
 from server.notes import service
 from server.notes.transfer import (
@@ -82,8 +83,12 @@ def import_command(
     try:
         with unit_of_work(engine) as session:
             report = import_notes(session, who, notes.notes)
+            marks = import_progress(session, who, notes.progress)
     finally:
         engine.dispose()
+    for key, mark in marks:
+        if mark != "unchanged":
+            click.echo(f"{mark:<10} marks on {key}")
     for key, outcome, detail in report.outcomes:
         if outcome != "unchanged":
             click.echo(f"{outcome:<10} {key}" + (f": {detail}" if detail else ""))
@@ -92,7 +97,7 @@ def import_command(
         target = conflicts or file.with_name(file.name + ".conflicts.json")
         kept = NotesFile(
             format=notes.format, format_version=notes.format_version, learner=who,
-            exported_at=utcnow(), notes=report.conflicts,
+            exported_at=utcnow(), notes=report.conflicts, progress=[],
         )  # fmt: skip
         target.write_text(to_json(kept), encoding="utf-8", newline="")
         fail(

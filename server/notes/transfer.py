@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from server.errors import InvalidInput, ReadingRoomError
 from server.keys import parse_key
+from server.learning.transfer import ProgressRecord, progress_of
 from server.models import Note, utcnow
 from server.notes.schemas import MAX_NEXT_ACTION, MAX_TEXT, Checklist
 
@@ -74,6 +75,8 @@ class NotesFile(BaseModel):
     learner: str = Field(min_length=1, max_length=100)
     exported_at: datetime
     notes: list[NoteRecord]
+    # learned and starred concepts (server.learning.transfer); absent in older exports
+    progress: list[ProgressRecord] = Field(default_factory=list)
 
 
 def record_of(note: Note) -> NoteRecord:
@@ -91,7 +94,7 @@ def notes_of(session: Session, learner: str) -> NotesFile:
     ).all()
     return NotesFile(
         format=FORMAT, format_version=FORMAT_VERSION, learner=learner, exported_at=utcnow(),
-        notes=[record_of(note) for note in rows],
+        notes=[record_of(note) for note in rows], progress=progress_of(session, learner),
     )  # fmt: skip
 
 

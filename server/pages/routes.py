@@ -9,6 +9,9 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from server.concepts import service
 from server.deps import SessionDep
+from server.learning.focus import Viewer
+from server.learning.pages import marks
+from server.pages.cite import cite_block
 from server.pages.render import render_concept_sections, render_page
 from server.render.markdown import pygments_css
 
@@ -24,13 +27,19 @@ def index(request: Request, session: SessionDep) -> HTMLResponse:
 
 
 @router.get("/concepts/{context}/{slug}", response_class=HTMLResponse)
-def concept(context: str, slug: str, request: Request, session: SessionDep) -> HTMLResponse:
+def concept(
+    context: str, slug: str, request: Request, session: SessionDep, learner: Viewer
+) -> HTMLResponse:
     page: dict[str, Any] = service.concept_page(session, context, slug)
     sections = render_concept_sections(page)
+    values = {
+        "page": page, "sections": sections, "title": page["title"],
+        "marks": marks(session, learner, page["key"]), "cite": cite_block(request, page),
+    }  # fmt: skip
     return render_page(
         request,
         "concept.html",
-        {"page": page, "sections": sections, "title": page["title"]},
+        values,
         page["api_url"],
     )
 

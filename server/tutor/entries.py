@@ -284,11 +284,30 @@ def locator_findings(kind: str, key: str, record: Record) -> list[Finding]:
     ]  # fmt: skip
 
 
+def grounding_lines(grounding: Mapping[str, Any] | None) -> list[str]:
+    """The concept's derived grounding status, as one line (none when it is not known)."""
+    if not grounding:
+        return []
+    ev = grounding["evidence"]
+    label = {"fully-grounded": "fully grounded (it and every prerequisite)",
+             "grounded": "grounded, but not every prerequisite is"}.get(
+        grounding["status"], "not grounded")  # fmt: skip
+    return [
+        f"Grounding (derived from runs and reviews): {label}; "
+        f"{ev['witnesses_passing']}/{ev['witnesses']} witness(es) with a current passing run, "
+        f"{ev['claims_reviewed']}/{ev['claims']} claim(s) with a substantive review"
+    ]
+
+
 def object_lines(kind: str, record: Record, concept: Record | None) -> list[str]:
     """What is shown under the ``Object:`` line about the prompt's own object."""
     lines = [f"Part of: {concept['key']} ({concept['title']})"] if concept else []
     if kind == "concept":
-        return [f"Summary: {record['summary']}", f"Learning map: {record['bridge']}"]
+        return [
+            f"Summary: {record['summary']}",
+            f"Learning map: {record['bridge']}",
+            *grounding_lines(record.get("grounding")),
+        ]
     full = {"witness": "demonstrates", "claim": "text", "misconception": "belief"}.get(kind)
     if full and title_of(kind, record) != record[full]:
         lines.append(f"In full: {record[full]}")

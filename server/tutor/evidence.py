@@ -169,7 +169,10 @@ def _concept_evidence(session: Session, registry: Registry, key: str) -> ObjectE
 
 def _concept_record(page: Mapping[str, Any]) -> Record:
     keep = ("kind", "key", "anchor", "title", "context", "slug", "summary", "url", "api_url")
-    return {**{k: page[k] for k in keep}, "bridge": page["bridge"]}
+    record = {**{k: page[k] for k in keep}, "bridge": page["bridge"]}
+    if "grounding" in page:  # derived by server.learning, never authored
+        record["grounding"] = page["grounding"]
+    return record
 
 
 def _links(session: Session, registry: Registry, page: Mapping[str, Any]) -> list[Related]:

@@ -1,0 +1,1 @@
+"""Learning paths over the concept graph: progress, plans, fringe, derived status."""

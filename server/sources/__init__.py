@@ -1,0 +1,1 @@
+"""Sources: BibTeX import into content/sources.yaml."""
