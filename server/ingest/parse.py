@@ -19,6 +19,13 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 from pydantic import ValidationError
 
 from schemas.content import ConceptFrontMatter, VariableCheck
+from server.demos.controls import (
+    BindingError,
+    checked_values,
+    default_value,
+    linear_signs,
+    with_value,
+)
 from server.ingest.problems import Problems
 from server.ingest.yamlmap import YamlDocument, yaml_error_line
 from server.keys import anchor_for, child_key, concept_key
@@ -54,8 +61,8 @@ SECTION_TITLES = [title for _, _, title, _ in SECTIONS]
 WITNESS_INFO = re.compile(r"^(?P<lang>[A-Za-z0-9_+-]+)\s+witness(?:=(?P<id>\S*))?(?:\s.*)?$")
 PLACEMENT = re.compile(r"^\{\{\s*(equation|demo)\s+([a-z0-9-]+)\s*\}\}$")
 ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-MAX_CONTROLS, MAX_CONTROL_VALUES = 32, 256
-"""A demo state's control values are a few sliders' settings, shown in its page and prompts."""
+MAX_CONTROLS = 32
+"""A demo state's controls are a few sliders, shown in its page and prompts."""
 
 
 @lru_cache(maxsize=1)
@@ -236,36 +243,60 @@ def _check_local(parsed: ParsedConcept, doc: YamlDocument, problems: Problems) -
 
 
 def _check_demo_specs(parsed: ParsedConcept, doc: YamlDocument, problems: Problems) -> None:
-    """A demo state must evaluate on the default grid within the budget, as its page asks."""
+    """A demo state must evaluate on the default grid within the budget, as its page asks, and
+    so must every spec its controls can reach: each path names a number, the default lies in
+    the range, and the spec builds at the range's ends, its default and evenly between."""
     from server.demos.schemas import DemoRequest
     from server.demos.service import check_demo_request
     from server.errors import InvalidInput, PayloadTooLarge
     from server.kernels import build
 
+    def refused(spec: dict[str, Any]) -> str | None:
+        try:
+            check_demo_request(DemoRequest(spec=spec))
+            build(spec)
+        except (InvalidInput, PayloadTooLarge) as error:
+            return str(error)
+        return None
+
     for index, demo in enumerate(parsed.front.demos):
-        values = _leaf_count(demo.controls)
-        if len(demo.controls) > MAX_CONTROLS or values > MAX_CONTROL_VALUES:
+        if len(demo.controls) > MAX_CONTROLS:
             problems.add(
                 parsed.file,
                 doc.line_of(("demos", index, "controls")),
-                f"demo '{demo.id}': {len(demo.controls)} controls holding {values} values; "
-                f"the limits are {MAX_CONTROLS} controls and {MAX_CONTROL_VALUES} values",
+                f"demo '{demo.id}': {len(demo.controls)} controls; the limit is {MAX_CONTROLS}",
             )
-        try:
-            check_demo_request(DemoRequest(spec=demo.spec))
-            build(demo.spec)
-        except (InvalidInput, PayloadTooLarge) as error:
+        reason = refused(demo.spec)
+        if reason is not None:
             line = doc.line_of(("demos", index, "spec"))
-            problems.add(parsed.file, line, f"demo '{demo.id}': flow spec refused: {error}")
-
-
-def _leaf_count(value: Any) -> int:
-    """Scalars in a YAML value (its nesting is already bounded by the loader)."""
-    if isinstance(value, dict):
-        return sum(_leaf_count(item) for item in value.values())
-    if isinstance(value, list):
-        return sum(_leaf_count(item) for item in value)
-    return 1
+            problems.add(parsed.file, line, f"demo '{demo.id}': flow spec refused: {reason}")
+            continue
+        for c, control in enumerate(demo.controls[:MAX_CONTROLS]):
+            line = doc.line_of(("demos", index, "controls", c))
+            where = f"demo '{demo.id}': control '{control.name}'"
+            try:
+                default = default_value(demo.spec, control)
+            except BindingError as error:
+                problems.add(parsed.file, line, f"{where}: {error}")
+                continue
+            previous: tuple[float, list[tuple[int, float]]] | None = None
+            for value in checked_values(control, default):
+                moved = with_value(demo.spec, control, value)
+                reason = refused(moved)
+                if reason is not None:
+                    message = f"{where}: at {value:g} the flow spec is refused: {reason}"
+                    problems.add(parsed.file, line, message)
+                    break
+                signs = linear_signs(moved)
+                if previous is not None and previous[1] != signs:
+                    problems.add(
+                        parsed.file,
+                        line,
+                        f"{where}: a linear layer's matrix turns singular between "
+                        f"{previous[0]:g} and {value:g}",
+                    )
+                    break
+                previous = (value, signs)
 
 
 def _check_witness_budgets(parsed: ParsedConcept, doc: YamlDocument, problems: Problems) -> None:
