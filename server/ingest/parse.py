@@ -7,7 +7,9 @@ files without parsing them again.
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -18,7 +20,7 @@ from markdown_it.token import Token
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from pydantic import ValidationError
 
-from schemas.content import ConceptFrontMatter, VariableCheck
+from schemas.content import ConceptFrontMatter, DemoControl, VariableCheck
 from server.demos.controls import (
     BindingError,
     checked_values,
@@ -62,6 +64,8 @@ WITNESS_INFO = re.compile(r"^(?P<lang>[A-Za-z0-9_+-]+)\s+witness(?:=(?P<id>\S*))
 PLACEMENT = re.compile(r"^\{\{\s*(equation|demo)\s+([a-z0-9-]+)\s*\}\}$")
 ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 MAX_CONTROLS = 32
+MAX_CORNER_CONTROLS = 8
+"""Up to this many controls, every corner of their ranges (2 ** 8 specs at most) is built."""
 """A demo state's controls are a few sliders, shown in its page and prompts."""
 
 
@@ -271,32 +275,78 @@ def _check_demo_specs(parsed: ParsedConcept, doc: YamlDocument, problems: Proble
             line = doc.line_of(("demos", index, "spec"))
             problems.add(parsed.file, line, f"demo '{demo.id}': flow spec refused: {reason}")
             continue
-        for c, control in enumerate(demo.controls[:MAX_CONTROLS]):
-            line = doc.line_of(("demos", index, "controls", c))
-            where = f"demo '{demo.id}': control '{control.name}'"
-            try:
-                default = default_value(demo.spec, control)
-            except BindingError as error:
-                problems.add(parsed.file, line, f"{where}: {error}")
-                continue
-            previous: tuple[float, list[tuple[int, float]]] | None = None
-            for value in checked_values(control, default):
-                moved = with_value(demo.spec, control, value)
-                reason = refused(moved)
-                if reason is not None:
-                    message = f"{where}: at {value:g} the flow spec is refused: {reason}"
-                    problems.add(parsed.file, line, message)
-                    break
-                signs = linear_signs(moved)
-                if previous is not None and previous[1] != signs:
-                    problems.add(
-                        parsed.file,
-                        line,
-                        f"{where}: a linear layer's matrix turns singular between "
-                        f"{previous[0]:g} and {value:g}",
-                    )
-                    break
-                previous = (value, signs)
+        bound = [
+            _check_control(parsed.file, doc.line_of(("demos", index, "controls", c)), demo.id,
+                           demo.spec, control, refused, problems)
+            for c, control in enumerate(demo.controls[:MAX_CONTROLS])
+        ]  # fmt: skip
+        if demo.controls and all(bound) and len(demo.controls) <= MAX_CORNER_CONTROLS:
+            line = doc.line_of(("demos", index, "controls"))
+            _check_corners(parsed.file, line, demo.id, demo.spec, demo.controls, refused, problems)
+
+
+def _check_control(
+    file: str,
+    line: int,
+    demo_id: str,
+    spec: dict[str, Any],
+    control: DemoControl,
+    refused: Callable[[dict[str, Any]], str | None],
+    problems: Problems,
+) -> bool:
+    """One control alone: its paths, its default, and the spec along its range."""
+    where = f"demo '{demo_id}': control '{control.name}'"
+    try:
+        default = default_value(spec, control)
+    except BindingError as error:
+        problems.add(file, line, f"{where}: {error}")
+        return False
+    previous: tuple[float, list[tuple[int, float]]] | None = None
+    for value in checked_values(control, default):
+        moved = with_value(spec, control, value)
+        reason = refused(moved)
+        if reason is not None:
+            problems.add(file, line, f"{where}: at {value:g} the flow spec is refused: {reason}")
+            return False
+        signs = linear_signs(moved)
+        if previous is not None and previous[1] != signs:
+            problems.add(
+                file,
+                line,
+                f"{where}: a linear layer's matrix turns singular between "
+                f"{previous[0]:g} and {value:g}",
+            )
+            return False
+        previous = (value, signs)
+    return True
+
+
+def _check_corners(
+    file: str,
+    line: int,
+    demo_id: str,
+    spec: dict[str, Any],
+    controls: list[DemoControl],
+    refused: Callable[[dict[str, Any]], str | None],
+    problems: Problems,
+) -> None:
+    """The controls together: the spec must build at every corner of their box of ranges.
+
+    A matrix's determinant and a planar layer's wᵀu are multilinear in separate entries, so
+    the same sign at every corner means no combination inside the box is singular or folds.
+    """
+    signs = linear_signs(spec)
+    for corner in itertools.product(*((c.min, c.max) for c in controls)):
+        moved = spec
+        for control, value in zip(controls, corner, strict=True):
+            moved = with_value(moved, control, value)
+        reason = refused(moved)
+        if reason is None and linear_signs(moved) != signs:
+            reason = "a linear layer's matrix changes the sign of its determinant"
+        if reason is not None:
+            at = ", ".join(f"{c.name} = {v:g}" for c, v in zip(controls, corner, strict=True))
+            problems.add(file, line, f"demo '{demo_id}': with {at} together: {reason}")
+            return
 
 
 def _check_witness_budgets(parsed: ParsedConcept, doc: YamlDocument, problems: Problems) -> None:

@@ -111,6 +111,46 @@ def test_a_malformed_control_is_a_schema_problem(
     assert nothing_written(engine)
 
 
+def test_controls_that_are_fine_alone_but_singular_together_are_refused(
+    engine: Engine, content_copy: Path
+) -> None:
+    alpha = content_copy / "demo-context" / "alpha.md"
+    lines = alpha.read_text().split("\n")
+    lines[50] = (
+        '    controls: [{name: a12, label: A12, paths: ["layers[0].A[0][1]"], min: -2, max: 2, '
+        'step: 0.5}, {name: a21, label: A21, paths: ["layers[0].A[1][0]"], min: -2, max: 2, '
+        "step: 0.5}]"
+    )  # alone each leaves det A = 2; at a12 = a21 = -2 it is 2 - 4 = -2
+    alpha.write_text("\n".join(lines))
+    assert problems_of(engine, content_copy) == [
+        f"{ALPHA}:51: demo 'stretch': with a12 = -2, a21 = -2 together: a linear layer's matrix "
+        "changes the sign of its determinant"
+    ]
+    assert nothing_written(engine)
+
+
+def test_a_planar_layer_that_folds_at_a_corner_is_refused(
+    engine: Engine, content_copy: Path
+) -> None:
+    alpha = content_copy / "demo-context" / "alpha.md"
+    lines = alpha.read_text().split("\n")
+    lines[49] = (
+        "    spec: {type: chain, dim: 2, base: {type: normal}, layers: [{type: planar, "
+        "u: [0.5, 0], w: [1, 0], b: 0}]}"
+    )
+    lines[50] = (
+        '    controls: [{name: u1, label: u1, paths: ["layers[0].u[0]"], min: -0.5, max: 1, '
+        'step: 0.5}, {name: w1, label: w1, paths: ["layers[0].w[0]"], min: 0, max: 3, '
+        "step: 0.5}]"
+    )  # alone each keeps wᵀu >= -1; together u1 = -0.5, w1 = 3 gives -1.5
+    alpha.write_text("\n".join(lines))
+    problems = problems_of(engine, content_copy)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{ALPHA}:51: demo 'stretch': with u1 = -0.5, w1 = 3 together: ")
+    assert "wᵀu = -1.5 < -1" in problems[0]
+    assert nothing_written(engine)
+
+
 def test_a_tied_control_with_factors_is_stored_with_its_default(
     engine: Engine, content_copy: Path
 ) -> None:
