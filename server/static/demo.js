@@ -80,6 +80,9 @@ class FlowDemo {
     const f = this.figure;
     this.caption = f.querySelector(".demo-caption");
     if (this.caption) this.caption.hidden = true;
+    // The static list of bindings (for a page without script) gives way to live controls.
+    const listed = f.querySelector(".demo-bindings");
+    if (listed) listed.hidden = true;
     this.canvas = element("canvas", {
       width: SIZE, height: SIZE, tabIndex: 0, className: "demo-canvas",
     });
