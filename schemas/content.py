@@ -239,6 +239,8 @@ class DemoSpec(Strict):
         names = [control.name for control in self.controls]
         if len(names) != len(set(names)):
             raise ValueError(f"demo '{self.id}': two controls share a name")
+        if "layers" in names:
+            raise ValueError(f"demo '{self.id}': 'layers' names the page's own layer slider")
         return self
 
 

@@ -111,6 +111,33 @@ def test_a_malformed_control_is_a_schema_problem(
     assert nothing_written(engine)
 
 
+@pytest.mark.parametrize(
+    ("controls", "problem"),
+    [
+        (
+            '[{name: s, label: S, paths: ["layers[0].A[0][0]"], min: 1, max: 3, step: 1}, '
+            '{name: s, label: T, paths: ["layers[0].b[0]"], min: -1, max: 1, step: 1}]',
+            "two controls share a name",
+        ),
+        (
+            '[{name: layers, label: L, paths: ["layers[0].A[0][0]"], min: 1, max: 3, step: 1}]',
+            "'layers' names the page's own layer slider",
+        ),
+    ],
+)
+def test_controls_need_distinct_names(
+    engine: Engine, content_copy: Path, controls: str, problem: str
+) -> None:
+    alpha = content_copy / "demo-context" / "alpha.md"
+    lines = alpha.read_text().split("\n")
+    lines[50] = f"    controls: {controls}"
+    alpha.write_text("\n".join(lines))
+    problems = problems_of(engine, content_copy)
+    assert len(problems) == 1 and problem in problems[0], problems
+    assert problems[0].startswith(f"{ALPHA}:"), problems
+    assert nothing_written(engine)
+
+
 def test_controls_that_are_fine_alone_but_singular_together_are_refused(
     engine: Engine, content_copy: Path
 ) -> None:
