@@ -13,6 +13,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    FiniteFloat,
     StringConstraints,
     field_validator,
     model_validator,
@@ -179,12 +180,68 @@ class MisconceptionSpec(Strict):
     exposed_by: list[ObjectKeyStr] = Field(min_length=1)
 
 
+SpecPath = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\[[0-9]{1,4}\]|\.[A-Za-z_][A-Za-z0-9_]*)*$",
+        max_length=200,
+    ),
+]
+"""A place in a flow spec: keys joined by dots, list indices in brackets, ``layers[0].A[0][0]``."""
+
+
+class DemoControl(Strict):
+    """One slider of a demo state and the numbers of the spec it moves.
+
+    Moving it to ``v`` sets the number at ``paths[i]`` to ``factors[i] * v`` (every factor is 1
+    unless given), so one control can move a tied parameter such as a scale on both axes. Its
+    default is the spec's own number at the first path divided by its factor.
+    """
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
+    label: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    paths: list[SpecPath] = Field(min_length=1, max_length=8)
+    factors: list[FiniteFloat] | None = None
+    min: FiniteFloat
+    max: FiniteFloat
+    step: FiniteFloat = Field(gt=0)
+    meaning: Text | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DemoControl:
+        if not self.min < self.max:
+            raise ValueError(f"control '{self.name}': min {self.min} is not below max {self.max}")
+        if self.step > self.max - self.min:
+            raise ValueError(f"control '{self.name}': step {self.step} is wider than its range")
+        if self.factors is not None:
+            if len(self.factors) != len(self.paths):
+                raise ValueError(
+                    f"control '{self.name}': {len(self.factors)} factors for "
+                    f"{len(self.paths)} paths"
+                )
+            if any(factor == 0 for factor in self.factors):
+                raise ValueError(f"control '{self.name}': a factor of 0 moves nothing")
+        return self
+
+    def factor(self, index: int) -> float:
+        return 1.0 if self.factors is None else self.factors[index]
+
+
 class DemoSpec(Strict):
     id: Id
     title: Text
     spec: dict[str, Any]
-    controls: dict[str, Any] = Field(default_factory=dict)
+    controls: list[DemoControl] = Field(default_factory=list)
     caption: Text
+
+    @model_validator(mode="after")
+    def _distinct_controls(self) -> DemoSpec:
+        names = [control.name for control in self.controls]
+        if len(names) != len(set(names)):
+            raise ValueError(f"demo '{self.id}': two controls share a name")
+        if "layers" in names:
+            raise ValueError(f"demo '{self.id}': 'layers' names the page's own layer slider")
+        return self
 
 
 class Choice(Strict):

@@ -216,7 +216,7 @@ class DemoState(SQLModel, table=True):
     concept_key: str = Field(max_length=400, index=True)
     title: str = Field(max_length=300)
     spec: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
-    controls: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
+    controls: list[dict[str, Any]] = Field(default_factory=list, sa_column=json_column())
     caption: str = Field(sa_column=Column(Text, nullable=False))
     position: int = 0
 

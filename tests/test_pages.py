@@ -80,6 +80,13 @@ def test_demo_figures_carry_their_spec_and_controls(client: TestClient) -> None:
     assert len(figures) == len(page["demos"]) == 1
     spec = json.loads(figures[0]["data-spec"] or "")
     assert spec == page["demos"][0]["spec"]
-    assert json.loads(figures[0]["data-controls"] or "") == page["demos"][0]["controls"]
+    controls = json.loads(figures[0]["data-controls"] or "")
+    assert controls == page["demos"][0]["controls"]
+    assert [(c["name"], c["paths"], c["value"]) for c in controls] == [
+        ("scale", ["layers[0].A[0][0]"], 2.0)
+    ]
+    # without JavaScript the bindings are listed in the figure (the script swaps in sliders)
+    listed = "<li>Stretch along x = 2 (from 0.5 to 4; moves <code>layers[0].A[0][0]</code>)</li>"
+    assert listed in html
     # the static caption is in the HTML (shown without JavaScript; the script hides it)
     assert re.search(r'<p class="demo-caption">Density halves', html)

@@ -127,7 +127,7 @@ def test_demo_answers_after_a_prediction_and_follows_its_controls(browser: Any, 
     assert not figure.locator(".demo-caption").is_visible()
     assert figure.locator(".demo-result").inner_text() == ""
     assert figure.locator("button:text('Commit prediction')").is_disabled()
-    assert page.locator("#demo-0-A-0-0").is_disabled()  # inside the disabled fieldset
+    assert page.locator("#demo-0-stretch").is_disabled()  # inside the disabled fieldset
     figure.locator("input[value=down]").check()
     figure.locator("button:text('Commit prediction')").click()
     page.wait_for_selector("figure.demo .demo-result.right")
@@ -141,8 +141,12 @@ def test_demo_answers_after_a_prediction_and_follows_its_controls(browser: Any, 
     # The probe starts on the marked point (1, 1), a grid point; A = diag(2, 1) maps it back
     # to z = (0.5, 1): base -1.838 - 0.625 = -2.463, volume -log 2 = -0.693, sum -3.156.
     assert "= -2.463" in terms and "= -0.693" in terms and "log p(x) = -3.156" in terms
+    # The controls are named for what they do ("stretch", "shift_x"), not for a key of the
+    # spec: each moves the spec numbers its binding names (A[0][0], b[0]).
+    assert page.locator("label[for=demo-0-stretch]").inner_text() == "Stretch along x"
+    assert "layers[0].A[0][0]" in page.locator("#demo-0-stretch-meaning").inner_text()
     before = canvas_pixels(page)
-    slider = page.locator("#demo-0-A-0-0")  # A[0][0], by the keyboard
+    slider = page.locator("#demo-0-stretch")  # A[0][0], by the keyboard
     slider.focus()
     page.keyboard.press("End")
     page.wait_for_function(
@@ -151,6 +155,17 @@ def test_demo_answers_after_a_prediction_and_follows_its_controls(browser: Any, 
     assert canvas_pixels(page) != before
     moved = figure.locator(".demo-terms").inner_text()
     assert "log p(x) = -3.156" not in moved and "= -1.792" in moved  # -log 6 at A[0][0] = 6
+    assert page.input_value("#demo-0-stretch-value") == "6"
+    # The number input moves the control too: b[0] = 1 puts (1, 1) back onto z = (0, 1).
+    before = canvas_pixels(page)
+    page.fill("#demo-0-shift_x-value", "1")
+    page.wait_for_function(
+        "t => document.querySelector('figure.demo .demo-terms').textContent !== t", arg=moved
+    )
+    assert canvas_pixels(page) != before
+    assert page.input_value("#demo-0-shift_x") == "1"
+    shifted = figure.locator(".demo-terms").inner_text()
+    assert "= -2.338" in shifted and "= -1.792" in shifted  # base at z = (0, 1), -log 6
     # The pointer probe shows the terms where it is.
     figure.locator("canvas").hover(position={"x": 3, "y": 3})
     assert "At x = (-3." in figure.locator(".demo-terms").inner_text()

@@ -7,7 +7,9 @@ files without parsing them again.
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -18,7 +20,14 @@ from markdown_it.token import Token
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from pydantic import ValidationError
 
-from schemas.content import ConceptFrontMatter, VariableCheck
+from schemas.content import ConceptFrontMatter, DemoControl, VariableCheck
+from server.demos.controls import (
+    BindingError,
+    checked_values,
+    default_value,
+    linear_signs,
+    with_value,
+)
 from server.ingest.problems import Problems
 from server.ingest.yamlmap import YamlDocument, yaml_error_line
 from server.keys import anchor_for, child_key, concept_key
@@ -54,8 +63,10 @@ SECTION_TITLES = [title for _, _, title, _ in SECTIONS]
 WITNESS_INFO = re.compile(r"^(?P<lang>[A-Za-z0-9_+-]+)\s+witness(?:=(?P<id>\S*))?(?:\s.*)?$")
 PLACEMENT = re.compile(r"^\{\{\s*(equation|demo)\s+([a-z0-9-]+)\s*\}\}$")
 ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-MAX_CONTROLS, MAX_CONTROL_VALUES = 32, 256
-"""A demo state's control values are a few sliders' settings, shown in its page and prompts."""
+MAX_CONTROLS = 32
+MAX_CORNER_CONTROLS = 8
+"""Up to this many controls, every corner of their ranges (2 ** 8 specs at most) is built."""
+"""A demo state's controls are a few sliders, shown in its page and prompts."""
 
 
 @lru_cache(maxsize=1)
@@ -236,36 +247,106 @@ def _check_local(parsed: ParsedConcept, doc: YamlDocument, problems: Problems) -
 
 
 def _check_demo_specs(parsed: ParsedConcept, doc: YamlDocument, problems: Problems) -> None:
-    """A demo state must evaluate on the default grid within the budget, as its page asks."""
+    """A demo state must evaluate on the default grid within the budget, as its page asks, and
+    so must every spec its controls can reach: each path names a number, the default lies in
+    the range, and the spec builds at the range's ends, its default and evenly between."""
     from server.demos.schemas import DemoRequest
     from server.demos.service import check_demo_request
     from server.errors import InvalidInput, PayloadTooLarge
     from server.kernels import build
 
+    def refused(spec: dict[str, Any]) -> str | None:
+        try:
+            check_demo_request(DemoRequest(spec=spec))
+            build(spec)
+        except (InvalidInput, PayloadTooLarge) as error:
+            return str(error)
+        return None
+
     for index, demo in enumerate(parsed.front.demos):
-        values = _leaf_count(demo.controls)
-        if len(demo.controls) > MAX_CONTROLS or values > MAX_CONTROL_VALUES:
+        if len(demo.controls) > MAX_CONTROLS:
             problems.add(
                 parsed.file,
                 doc.line_of(("demos", index, "controls")),
-                f"demo '{demo.id}': {len(demo.controls)} controls holding {values} values; "
-                f"the limits are {MAX_CONTROLS} controls and {MAX_CONTROL_VALUES} values",
+                f"demo '{demo.id}': {len(demo.controls)} controls; the limit is {MAX_CONTROLS}",
             )
-        try:
-            check_demo_request(DemoRequest(spec=demo.spec))
-            build(demo.spec)
-        except (InvalidInput, PayloadTooLarge) as error:
+        reason = refused(demo.spec)
+        if reason is not None:
             line = doc.line_of(("demos", index, "spec"))
-            problems.add(parsed.file, line, f"demo '{demo.id}': flow spec refused: {error}")
+            problems.add(parsed.file, line, f"demo '{demo.id}': flow spec refused: {reason}")
+            continue
+        bound = [
+            _check_control(parsed.file, doc.line_of(("demos", index, "controls", c)), demo.id,
+                           demo.spec, control, refused, problems)
+            for c, control in enumerate(demo.controls[:MAX_CONTROLS])
+        ]  # fmt: skip
+        if demo.controls and all(bound) and len(demo.controls) <= MAX_CORNER_CONTROLS:
+            line = doc.line_of(("demos", index, "controls"))
+            _check_corners(parsed.file, line, demo.id, demo.spec, demo.controls, refused, problems)
 
 
-def _leaf_count(value: Any) -> int:
-    """Scalars in a YAML value (its nesting is already bounded by the loader)."""
-    if isinstance(value, dict):
-        return sum(_leaf_count(item) for item in value.values())
-    if isinstance(value, list):
-        return sum(_leaf_count(item) for item in value)
-    return 1
+def _check_control(
+    file: str,
+    line: int,
+    demo_id: str,
+    spec: dict[str, Any],
+    control: DemoControl,
+    refused: Callable[[dict[str, Any]], str | None],
+    problems: Problems,
+) -> bool:
+    """One control alone: its paths, its default, and the spec along its range."""
+    where = f"demo '{demo_id}': control '{control.name}'"
+    try:
+        default = default_value(spec, control)
+    except BindingError as error:
+        problems.add(file, line, f"{where}: {error}")
+        return False
+    previous: tuple[float, list[tuple[int, float]]] | None = None
+    for value in checked_values(control, default):
+        moved = with_value(spec, control, value)
+        reason = refused(moved)
+        if reason is not None:
+            problems.add(file, line, f"{where}: at {value:g} the flow spec is refused: {reason}")
+            return False
+        signs = linear_signs(moved)
+        if previous is not None and previous[1] != signs:
+            problems.add(
+                file,
+                line,
+                f"{where}: a linear layer's matrix turns singular between "
+                f"{previous[0]:g} and {value:g}",
+            )
+            return False
+        previous = (value, signs)
+    return True
+
+
+def _check_corners(
+    file: str,
+    line: int,
+    demo_id: str,
+    spec: dict[str, Any],
+    controls: list[DemoControl],
+    refused: Callable[[dict[str, Any]], str | None],
+    problems: Problems,
+) -> None:
+    """The controls together: the spec must build at every corner of their box of ranges.
+
+    A matrix's determinant and a planar layer's wᵀu are multilinear in separate entries, so
+    the same sign at every corner means no combination inside the box is singular or folds.
+    """
+    signs = linear_signs(spec)
+    for corner in itertools.product(*((c.min, c.max) for c in controls)):
+        moved = spec
+        for control, value in zip(controls, corner, strict=True):
+            moved = with_value(moved, control, value)
+        reason = refused(moved)
+        if reason is None and linear_signs(moved) != signs:
+            reason = "a linear layer's matrix changes the sign of its determinant"
+        if reason is not None:
+            at = ", ".join(f"{c.name} = {v:g}" for c, v in zip(controls, corner, strict=True))
+            problems.add(file, line, f"demo '{demo_id}': with {at} together: {reason}")
+            return
 
 
 def _check_witness_budgets(parsed: ParsedConcept, doc: YamlDocument, problems: Problems) -> None:

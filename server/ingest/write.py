@@ -11,6 +11,7 @@ from sqlalchemy import delete, or_
 from sqlmodel import Session, SQLModel, col, select
 
 from schemas.content import ReviewSpec, SourceSpec
+from server.demos.controls import page_controls
 from server.ingest.parse import ParsedConcept
 from server.keys import child_key, source_key
 from server.models import (
@@ -196,7 +197,7 @@ def write_concept(
                 concept_key=parsed.key,
                 title=demo.title,
                 spec=demo.spec,
-                controls=demo.controls,
+                controls=page_controls(demo.spec, demo.controls),
                 caption=demo.caption,
                 position=i,
             )

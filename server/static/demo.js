@@ -36,28 +36,22 @@ function colour(t) {
   return STOPS[i].map((c, k) => Math.round(c + f * (STOPS[i + 1][k] - c)));
 }
 
-// Every place in the spec where an object has the control's name as a key.
-function bindings(spec, name, path = [], found = []) {
-  if (spec && typeof spec === "object") {
-    for (const [k, v] of Object.entries(spec)) {
-      if (k === name && !Array.isArray(spec)) found.push([...path, k]);
-      else bindings(v, name, [...path, k], found);
-    }
+// "layers[0].A[0][0]" -> ["layers", 0, "A", 0, 0], as server/demos/controls.py reads it.
+function parsePath(path) {
+  const steps = [];
+  for (const [, key, index] of path.matchAll(/\.?([A-Za-z_][A-Za-z0-9_]*)|\[([0-9]+)\]/g)) {
+    steps.push(key ?? Number(index));
   }
-  return found;
+  return steps;
 }
 
-function leaves(value, path = []) {
-  if (typeof value === "number") return [[path, value]];
-  if (Array.isArray(value)) return value.flatMap((v, i) => leaves(v, [...path, i]));
-  return [];
-}
-
-function setAt(target, path, value) {
+function setAt(target, steps, value) {
   let node = target;
-  for (const step of path.slice(0, -1)) node = node[step];
-  node[path[path.length - 1]] = value;
+  for (const step of steps.slice(0, -1)) node = node[step];
+  node[steps[steps.length - 1]] = value;
 }
+
+const trim = (v) => Number(v).toFixed(4).replace(/\.?0+$/, "");
 
 function element(tag, props = {}, ...children) {
   const el = document.createElement(tag);
@@ -71,7 +65,7 @@ class FlowDemo {
     this.figure = figure;
     this.id = `demo-${index}`;
     this.spec = JSON.parse(figure.dataset.spec);
-    this.controls = JSON.parse(figure.dataset.controls || "{}");
+    this.controls = JSON.parse(figure.dataset.controls || "[]");
     this.layerCount = Array.isArray(this.spec.layers) ? this.spec.layers.length : 1;
     this.state = null;
     this.probe = null;
@@ -86,6 +80,9 @@ class FlowDemo {
     const f = this.figure;
     this.caption = f.querySelector(".demo-caption");
     if (this.caption) this.caption.hidden = true;
+    // The static list of bindings (for a page without script) gives way to live controls.
+    const listed = f.querySelector(".demo-bindings");
+    if (listed) listed.hidden = true;
     this.canvas = element("canvas", {
       width: SIZE, height: SIZE, tabIndex: 0, className: "demo-canvas",
     });
@@ -116,26 +113,16 @@ class FlowDemo {
     this.result.setAttribute("role", "status");
     this.predictBox.append(element("p", {}, this.commitButton), this.result);
 
-    // Controls: each numeric value of each control, bound to the spec where it names a key.
+    // Controls: each one sets the spec's numbers at its paths (times its factors).
     this.controlBox = element("fieldset", { className: "demo-controls", disabled: true },
       element("legend", {}, "Controls"));
     this.inputs = [];
-    const layers = this.slider(`${this.id}-layers`, "layers applied", this.layerCount, 0,
-      this.layerCount, 1);
-    layers.addEventListener("input", () => this.schedule());
-    this.layersInput = layers;
-    for (const [name, value] of Object.entries(this.controls)) {
-      const places = bindings(this.spec, name);
-      for (const [path, number] of leaves(value)) {
-        const label = path.length ? `${name}[${path.join("][")}]` : name;
-        const span = Math.max(1, 2 * Math.abs(number));
-        const input = this.slider(`${this.id}-${name}-${path.join("-")}`, label, number,
-          number - span, number + span, span / 50, places.length === 0);
-        if (places.length) {
-          input.addEventListener("input", () => this.schedule());
-          this.inputs.push({ input, places: places.map((p) => [...p, ...path]) });
-        }
-      }
+    this.layersInput = this.slider(`${this.id}-layers`, { label: "layers applied",
+      value: this.layerCount, min: 0, max: this.layerCount, step: 1 });
+    for (const control of this.controls) {
+      const input = this.slider(`${this.id}-${control.name}`, control);
+      const places = control.paths.map((path, i) => [parsePath(path), control.factors?.[i] ?? 1]);
+      this.inputs.push({ input, places });
     }
     f.append(this.canvas, this.readout, this.status, this.predictBox, this.controlBox);
     if (this.caption) f.append(this.caption);
@@ -148,22 +135,49 @@ class FlowDemo {
     this.canvas.addEventListener("keydown", (e) => this.key(e));
   }
 
-  slider(id, label, value, min, max, step, unbound = false) {
-    const input = element("input", { type: "range", id, min, max, step, value });
-    input.value = String(value);
-    const shown = element("output", { className: "value" }, String(value));
-    input.addEventListener("input", () => { shown.textContent = Number(input.value).toFixed(3).replace(/\.?0+$/, ""); });
-    const note = unbound ? element("span", { className: "unbound" }, " (as authored; not a parameter of this flow)") : "";
-    if (unbound) input.disabled = true;
-    this.controlBox.append(element("p", { className: "control" },
-      element("label", { htmlFor: id }, label), " ", input, " ", shown, note));
-    return input;
+  // A labelled range slider and a number input that follow each other; either one moves the
+  // control, and the number input (not snapped to the step) holds the value that is applied.
+  slider(id, { label, value, min, max, step, meaning, paths }) {
+    const range = element("input", { type: "range", id, min, max, step });
+    range.value = String(value);
+    const number = element("input", { type: "number", id: `${id}-value`, min, max, step: "any",
+      className: "value" });
+    number.value = trim(value);
+    number.setAttribute("aria-label", `${label} (value)`);
+    let current = Number(value); // the authored default stays exact until the learner moves it
+    range.addEventListener("input", () => {
+      current = Number(range.value);
+      number.value = trim(current);
+      number.removeAttribute("aria-invalid");
+      this.schedule();
+    });
+    number.addEventListener("input", () => {
+      const v = Number(number.value);
+      if (number.value === "" || !Number.isFinite(v) || v < min || v > max) {
+        number.setAttribute("aria-invalid", "true");
+        return;
+      }
+      number.removeAttribute("aria-invalid");
+      current = v;
+      range.value = String(v);
+      this.schedule();
+    });
+    const row = element("p", { className: "control" },
+      element("label", { htmlFor: id }, label), " ", range, " ", number);
+    if (paths) {
+      const hint = element("span", { className: "control-meaning", id: `${id}-meaning` },
+        ` ${meaning ? `${meaning}; ` : ""}moves ${paths.join(", ")} (${trim(min)} to ${trim(max)})`);
+      range.setAttribute("aria-describedby", hint.id);
+      row.append(hint);
+    }
+    this.controlBox.append(row);
+    return { range, number, value: () => current };
   }
 
   currentSpec() {
     const spec = structuredClone(this.spec);
     for (const { input, places } of this.inputs) {
-      for (const place of places) setAt(spec, place, Number(input.value));
+      for (const [steps, factor] of places) setAt(spec, steps, factor * input.value());
     }
     return spec;
   }
@@ -228,7 +242,7 @@ class FlowDemo {
     const controller = new AbortController();
     this.inflight = controller;
     try {
-      this.state = await evaluate(this.request(Number(this.layersInput.value)), controller.signal);
+      this.state = await evaluate(this.request(Math.round(this.layersInput.value())), controller.signal);
       this.draw();
       this.status.textContent = `The model density with ${this.state.layers} of ${this.layerCount} layers.`;
     } catch (error) {

