@@ -31,6 +31,7 @@ from __future__ import annotations
 import ast
 import copy
 import hashlib
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -412,7 +413,9 @@ def generate(code: str, cap: int = DEFAULT_CAP) -> MutantSet:
         if source in seen:
             continue
         try:
-            compile(source, "<mutant>", "exec")
+            with warnings.catch_warnings():  # the same mutants whatever the warning filters
+                warnings.simplefilter("ignore")
+                compile(source, "<mutant>", "exec")
         except SyntaxError:
             continue
         seen.add(source)

@@ -20,15 +20,18 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
 from server.models import MutantRun, Witness, WitnessStrength, utcnow
+from server.store import bump_revision
 from server.witnesses.environment import cache_key
 from server.witnesses.mutants import DEFAULT_CAP, Mutant, generate
 from server.witnesses.result import RunResult
-from server.witnesses.service import CheckJob
+
+if TYPE_CHECKING:
+    from server.witnesses.service import CheckJob
 
 TARGET = 0.8
 # Verdicts worth remembering: the sandbox itself being unavailable says nothing of the mutant.
@@ -108,6 +111,8 @@ def plan_mutants(
     session: Session, witnesses: Sequence[Witness], cap: int = DEFAULT_CAP, force: bool = False
 ) -> tuple[list[WitnessMutants], list[CheckJob]]:
     """Every witness's mutants, their cached verdicts, and the jobs still to run."""
+    from server.witnesses.service import CheckJob
+
     plans: list[WitnessMutants] = []
     for witness in witnesses:
         found = generate(witness.code, cap)
@@ -185,6 +190,8 @@ def record_mutant_runs(
         found = measure(w.key, plan.mutants, plan.statuses, plan.total, w.equivalent_mutants)
         store_strength(session, w, found)
         measures.append(found)
+    if measures:
+        bump_revision(session)  # pages and prompts show the strength
     return measures
 
 
@@ -208,6 +215,14 @@ def strengths(session: Session, witnesses: Sequence[Witness]) -> dict[str, Witne
         return {}
     rows = session.exec(select(WitnessStrength).where(col(WitnessStrength.witness_key).in_(keys)))
     return {row.witness_key: row for row in rows}
+
+
+def strength_states(
+    session: Session, witnesses: Sequence[Witness]
+) -> dict[str, dict[str, Any] | None]:
+    """key -> the witness JSON's ``strength`` for each witness."""
+    rows = strengths(session, witnesses)
+    return {w.key: strength_json(w, rows.get(w.key)) for w in witnesses}
 
 
 def strength_json(witness: Witness, row: WitnessStrength | None) -> dict[str, Any] | None:
