@@ -94,7 +94,6 @@ class MutantSet:
 @dataclass(frozen=True)
 class _Change:
     operator: str
-    node_index: int
     what: str  # the change, as "before -> after"
     apply: Callable[[ast.AST], ast.AST | None]  # the node's new version (None: changed in place)
 
@@ -173,10 +172,10 @@ def _axis_values(tree: ast.AST) -> set[int]:
     }
 
 
-def _constant_changes(node: ast.Constant, index: int, axis: bool) -> Iterator[_Change]:
+def _constant_changes(node: ast.Constant, axis: bool) -> Iterator[_Change]:
     value = node.value
     if isinstance(value, bool):
-        yield _Change("constant", index, f"{value} -> {not value}", _becomes(_const(not value)))
+        yield _Change("constant", f"{value} -> {not value}", _becomes(_const(not value)))
         return
     assert isinstance(value, int | float)
     options: list[int | float] = [value + 1]
@@ -185,7 +184,7 @@ def _constant_changes(node: ast.Constant, index: int, axis: bool) -> Iterator[_C
     if isinstance(value, float) and value not in (0.0, 1.0, -1.0):
         options.append(1.0 / value)
     for new in options:
-        yield _Change("constant", index, f"{value!r} -> {new!r}", _becomes(_const(new)))
+        yield _Change("constant", f"{value!r} -> {new!r}", _becomes(_const(new)))
 
 
 def _plus(node: ast.expr, step: int) -> ast.expr:
@@ -201,10 +200,10 @@ def _stepper(step: int) -> Apply:
     return apply
 
 
-def _off_by_one(node: ast.expr, index: int) -> Iterator[_Change]:
+def _off_by_one(node: ast.expr) -> Iterator[_Change]:
     for step in (1, -1):
         after = _src(_plus(copy.deepcopy(node), step))
-        yield _Change("off-by-one", index, f"{_src(node)} -> {after}", _stepper(step))
+        yield _Change("off-by-one", f"{_src(node)} -> {after}", _stepper(step))
 
 
 def _index_targets(tree: ast.AST) -> set[int]:
@@ -236,7 +235,7 @@ def _changes(tree: ast.AST) -> Iterator[tuple[ast.AST, _Change]]:
         and isinstance(body[0], ast.Expr)
         and isinstance(body[0].value, ast.Constant)
     }
-    for index, node in enumerate(ast.walk(tree)):
+    for node in ast.walk(tree):
         if id(node) in docstrings:
             continue
         if isinstance(node, ast.BinOp | ast.AugAssign) and type(node.op) in _ARITH:
@@ -245,7 +244,6 @@ def _changes(tree: ast.AST) -> Iterator[tuple[ast.AST, _Change]]:
                 node,
                 _Change(
                     "arith",
-                    index,
                     f"{_SYMBOLS[type(node.op)]} -> {_SYMBOLS[new_op]}",
                     _setting("op", new_op()),
                 ),
@@ -255,7 +253,6 @@ def _changes(tree: ast.AST) -> Iterator[tuple[ast.AST, _Change]]:
                 node,
                 _Change(
                     "drop-term",
-                    index,
                     f"{_src(node)} -> {_src(node.left)}",
                     _part("left"),
                 ),
@@ -265,19 +262,17 @@ def _changes(tree: ast.AST) -> Iterator[tuple[ast.AST, _Change]]:
                     node,
                     _Change(
                         "drop-term",
-                        index,
                         f"{_src(node)} -> {_src(node.right)}",
                         _part("right"),
                     ),
                 )
         if isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Add | ast.Sub):
-            yield node, _Change("drop-term", index, f"{_src(node)} -> pass", _becomes(ast.Pass()))
+            yield node, _Change("drop-term", f"{_src(node)} -> pass", _becomes(ast.Pass()))
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             yield (
                 node,
                 _Change(
                     "sign",
-                    index,
                     f"{_src(node)} -> {_src(node.operand)}",
                     _part("operand"),
                 ),
@@ -288,21 +283,20 @@ def _changes(tree: ast.AST) -> Iterator[tuple[ast.AST, _Change]]:
                 node,
                 _Change(
                     "compare",
-                    index,
                     f"{_SYMBOLS[type(node.ops[0])]} -> {_SYMBOLS[new_cmp]}",
                     _setting("ops", [new_cmp()]),
                 ),
             )
         if _number(node) and id(node) not in protected:
             assert isinstance(node, ast.Constant)
-            for change in _constant_changes(node, index, id(node) in axis):
+            for change in _constant_changes(node, id(node) in axis):
                 yield node, change
         elif isinstance(node, ast.Constant) and isinstance(node.value, bool):
-            for change in _constant_changes(node, index, False):
+            for change in _constant_changes(node, False):
                 yield node, change
         if id(node) in indexes:
             assert isinstance(node, ast.expr)
-            for change in _off_by_one(node, index):
+            for change in _off_by_one(node):
                 yield node, change
         if (
             isinstance(node, ast.Call)
@@ -315,7 +309,6 @@ def _changes(tree: ast.AST) -> Iterator[tuple[ast.AST, _Change]]:
                 node,
                 _Change(
                     "swap-args",
-                    index,
                     f"{_src(node.args[0])}, {_src(node.args[1])} swapped",
                     _swapped,
                 ),
