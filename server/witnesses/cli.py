@@ -145,12 +145,16 @@ def check_mutants(
         passing = [w for w in witnesses if w.key not in failing]
         with unit_of_work(engine, write=False) as session:
             plans, mutant_jobs = strength.plan_mutants(session, passing, DEFAULT_CAP, force)
+        measures, ran = [], []
         with click.progressbar(
             length=len(mutant_jobs), label="running mutants", file=sys.stderr
         ) as bar:
-            ran = strength.run_mutants(mutant_jobs, jobs, on_done=lambda _j, _r: bar.update(1))
-        with unit_of_work(engine) as session:
-            measures = strength.record_mutant_runs(session, plans, ran)
+            for plan in plans:  # recorded witness by witness: an interrupted run keeps its work
+                mine = [j for j in mutant_jobs if j.key.partition("#")[0] == plan.witness.key]
+                done_here = strength.run_mutants(mine, jobs, on_done=lambda _j, _r: bar.update(1))
+                with unit_of_work(engine) as session:
+                    measures += strength.record_mutant_runs(session, [plan], done_here)
+                ran += done_here
     finally:
         engine.dispose()
     measured = {m.key: m for m in measures}
