@@ -189,7 +189,10 @@ def mutant_table(witnesses: list[Any], measured: dict[str, Any], failing: dict[s
             lines.append(f"{witness.key:<{width}}  {'-':>7}  {'-':>6}  {'-':>5}  {status}")
             continue
         verdict = "weak" if result.weak else ("ok" if result.meets_target else "BELOW TARGET")
-        of = f" (of {result.total})" if result.total > result.mutants else ""
+        notes = [f"of {result.total}"] if result.total > result.mutants else []
+        declared = len(result.survivors) - len(result.unexplained)
+        notes += [f"{declared} equivalent"] if declared else []
+        of = f" ({'; '.join(notes)})" if notes else ""
         lines.append(
             f"{witness.key:<{width}}  {result.mutants:>7}  {result.caught:>6}  "
             f"{_share(result.share):>5}  {verdict}{of}"
