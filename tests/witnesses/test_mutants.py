@@ -152,3 +152,24 @@ def test_the_same_mutants_whatever_the_warning_filters() -> None:
         warnings.simplefilter("ignore")
         quiet = [m.id for m in generate(code, cap=1000).mutants]
     assert [m.id for m in generate(code, cap=1000).mutants] == quiet  # here warnings are errors
+
+
+def test_equivalent_mutants_in_content_need_a_mutant_id_a_reason_and_no_repeats() -> None:
+    from pydantic import ValidationError
+
+    from schemas.content import WitnessSpec
+
+    entry = {"id": "w", "demonstrates": "d"}
+    ok = WitnessSpec.model_validate(
+        {**entry, "equivalent_mutants": [{"id": "off-by-one-0c2f0569", "why": "same row"}]}
+    )
+    assert ok.equivalent_mutants[0].why == "same row"
+    assert WitnessSpec.model_validate(entry).equivalent_mutants == []
+    for bad in (
+        [{"id": "Not An Id", "why": "x"}],
+        [{"id": "constant-e902be68", "why": ""}],
+        [{"id": "constant-e902be68"}],
+        [{"id": "constant-e902be68", "why": "a"}, {"id": "constant-e902be68", "why": "b"}],
+    ):
+        with pytest.raises(ValidationError):
+            WitnessSpec.model_validate({**entry, "equivalent_mutants": bad})
