@@ -148,6 +148,9 @@ def _strength_lines(record: Record) -> list[str]:
         line += ", stale (the code or checks changed since)"
     elif strength.get("weak"):
         line += ", weak"
+    else:
+        met = "meets" if strength.get("meets_target") else "below"
+        line += f", {met} the {strength.get('target', 0.8):.0%} target"
     lines = [line]
     for survivor in strength.get("survivors") or []:
         why = f"; equivalent: {survivor['equivalent']}" if survivor.get("equivalent") else ""
