@@ -400,7 +400,7 @@ def generate(code: str, cap: int = DEFAULT_CAP) -> MutantSet:
             continue
         _put(place, new)
         try:
-            source = ast.unparse(ast.fix_missing_locations(tree))
+            source = ast.unparse(tree)  # unparsing needs no locations
         finally:
             _put(place, node)
         if source in seen:
