@@ -125,12 +125,27 @@ Check = Annotated[
 ]
 
 
+class EquivalentMutant(Strict):
+    """A mutant (``readingroom check --mutants``) that behaves exactly like the witness."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z-]+-[0-9a-f]{8}(-[0-9]+)?$")]
+    why: Annotated[str, StringConstraints(min_length=1, max_length=600)]
+
+
 class WitnessSpec(Strict):
     id: Id
     demonstrates: Text
     language: Literal["python"] = "python"
     timeout_s: float = Field(default=10.0, gt=0, le=120)
     checks: list[Check] = Field(default_factory=list)
+    equivalent_mutants: list[EquivalentMutant] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def equivalents_once(self) -> WitnessSpec:
+        ids = [e.id for e in self.equivalent_mutants]
+        if len(ids) != len(set(ids)):
+            raise ValueError("a mutant is listed as equivalent more than once")
+        return self
 
 
 class ConceptSourceSpec(Strict):

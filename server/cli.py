@@ -151,15 +151,49 @@ def ingest(path: Path | None, force: bool, database: str | None) -> None:
     help="Parallel runs (default: one per core).",
 )
 @click.option("--force", is_flag=True, help="Run even where a cached pass still matches.")
+@click.option(
+    "--mutants",
+    is_flag=True,
+    help="Measure witness strength: run small wrong versions of each witness under its checks "
+    "and report the share caught (target 80%).",
+)
+@click.option(
+    "--record",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --mutants: write the strength record (JSON) the content gate reads.",
+)
 @database_option
-def check(keys: tuple[str, ...], jobs: int | None, force: bool, database: str | None) -> None:
+def check(
+    keys: tuple[str, ...],
+    jobs: int | None,
+    force: bool,
+    mutants: bool,
+    record: Path | None,
+    database: str | None,
+) -> None:
     """Check every witness in the store, or those of KEYS (witness or concept keys).
 
     Passing runs are cached by code, checks and environment; exits 1 if any witness fails.
+    With --mutants, also runs each witness's mutants (cached the same way) and exits 1 if a
+    witness's checks catch fewer than 80% of them, survivors declared equivalent aside.
     """
     from server import migrations
     from server.witnesses import service
 
+    if record is not None and not mutants:
+        fail("--record needs --mutants")
+    if mutants:
+        if not _sandbox_allowed_unconfined():
+            from server.witnesses.sandbox import probe_confinement
+
+            status = probe_confinement()
+            if not status.available:
+                fail(f"sandbox unavailable: {status.message}")
+        from server.witnesses.cli import check_mutants
+
+        url = settings_for(database).database_url
+        sys.exit(check_mutants(url, list(keys), jobs, force, record))
     engine = make_engine(settings_for(database).database_url)
     migrations.ensure_current(engine)
     with unit_of_work(engine, write=False) as session:

@@ -106,6 +106,8 @@ class Witness(SQLModel, table=True):
     demonstrates: str = Field(sa_column=Column(Text, nullable=False))
     checks: list[dict[str, Any]] = Field(default_factory=list, sa_column=json_column())
     timeout_s: float = 10.0
+    # Mutants the content declares equivalent to the code: [{id, why}].
+    equivalent_mutants: list[dict[str, str]] = Field(default_factory=list, sa_column=json_column())
     line: int = 0
     position: int = 0
 
@@ -129,6 +131,35 @@ class WitnessRun(SQLModel, table=True):
     environment: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
     cached: bool = False
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class MutantRun(SQLModel, table=True):
+    """The verdict on one mutant of a witness, cached by the mutant's own run cache key."""
+
+    __tablename__ = "mutant_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    witness_key: str = Field(max_length=400, index=True)
+    mutant_id: str = Field(max_length=80)
+    cache_key: str = Field(max_length=64, unique=True)
+    status: str = Field(max_length=30)
+    duration_ms: float = 0.0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class WitnessStrength(SQLModel, table=True):
+    """How many of a witness's mutants its checks catch; stale once its code or checks change."""
+
+    __tablename__ = "witness_strength"
+
+    id: int | None = Field(default=None, primary_key=True)
+    witness_key: str = Field(max_length=400, unique=True)
+    code_hash: str = Field(max_length=64)
+    mutants: int = 0
+    caught: int = 0
+    total: int = 0  # distinct mutants of the code before the cap
+    survivors: list[dict[str, str]] = Field(default_factory=list, sa_column=json_column())
+    computed_at: datetime = Field(default_factory=utcnow)
 
 
 class Source(SQLModel, table=True):

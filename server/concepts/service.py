@@ -34,6 +34,7 @@ from server.objects.serialize import (
     witness_json,
 )
 from server.witnesses.records import witness_states
+from server.witnesses.strength import strength_states
 
 CLAIM_REVIEW_NOTICE = (
     "Claims without a substantive review badge still need exact source-support review."
@@ -147,6 +148,7 @@ def concept_page(session: Session, context: str, slug: str) -> dict[str, Any]:
 
     witnesses: list[Witness] = children(Witness)
     states = witness_states(session, witnesses)
+    strength = strength_states(session, witnesses)
     grounding = children(ConceptSource)
     sources = {
         s.key: s
@@ -163,7 +165,7 @@ def concept_page(session: Session, context: str, slug: str) -> dict[str, Any]:
             for s in data["sections"]
         ],
         "equations": [equation_json(e) for e in children(Equation)],
-        "witnesses": [witness_json(w, *states[w.key]) for w in witnesses],
+        "witnesses": [witness_json(w, *states[w.key], strength[w.key]) for w in witnesses],
         "sources": [source_json(sources[g.source_key], g.grounds) for g in grounding],
         "claims": claims_for(session, children(Claim)),
         "claim_review_notice": CLAIM_REVIEW_NOTICE,

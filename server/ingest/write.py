@@ -151,6 +151,7 @@ def write_concept(
                 demonstrates=w.demonstrates,
                 checks=[c.model_dump(exclude_none=True) for c in w.checks],
                 timeout_s=w.timeout_s,
+                equivalent_mutants=[e.model_dump() for e in w.equivalent_mutants],
                 line=block.line,
                 position=i,
             )

@@ -52,7 +52,13 @@ def run_json(run: WitnessRun | None, stale: bool = False) -> dict[str, Any] | No
     }
 
 
-def witness_json(row: Witness, latest: WitnessRun | None, stale: bool) -> dict[str, Any]:
+def witness_json(
+    row: Witness,
+    latest: WitnessRun | None,
+    stale: bool,
+    strength: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``strength`` is ``server.witnesses.strength.strength_json`` (None: never measured)."""
     status = "unchecked" if latest is None else ("stale" if stale else latest.status)
     return {
         **base("witness", row.key),
@@ -64,6 +70,8 @@ def witness_json(row: Witness, latest: WitnessRun | None, stale: bool) -> dict[s
         "timeout_s": row.timeout_s,
         "status": status,
         "latest_run": run_json(latest, stale),
+        "equivalent_mutants": row.equivalent_mutants,
+        "strength": strength,
     }
 
 

@@ -27,6 +27,7 @@ from server.objects.serialize import (
     witness_json,
 )
 from server.witnesses.records import witness_states
+from server.witnesses.strength import strength_states
 
 TABLES: dict[str, Any] = {
     "equation": Equation,
@@ -53,7 +54,7 @@ def get_object(session: Session, key: str) -> dict[str, Any]:
         return equation_json(row)
     if isinstance(row, Witness):
         run, stale = witness_states(session, [row])[row.key]
-        return witness_json(row, run, stale)
+        return witness_json(row, run, stale, strength_states(session, [row])[row.key])
     if isinstance(row, Claim):
         return claims_for(session, [row])[0]
     if isinstance(row, Misconception):

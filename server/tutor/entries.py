@@ -64,6 +64,9 @@ def assess(kind: str, record: Record, about: Mapping[str, Any] | None = None) ->
             return False, "stale run: the code, its checks or the environment changed since"
         if run["status"] != "passed":
             return False, f"last run {run['status']}"
+        strength = record.get("strength")
+        if strength and strength.get("weak"):
+            return False, "weak: its checks catch none of its mutants, so its pass shows nothing"
         env = _run_environment(run)
         return True, f"passing current run ({when(run['created_at'])}" + (
             f", {env})" if env else ")"
@@ -135,6 +138,26 @@ def _run_lines(record: Record) -> list[str]:
     return lines
 
 
+def _strength_lines(record: Record) -> list[str]:
+    strength = record.get("strength")
+    if not strength:
+        return ["Strength: not measured"]
+    share = "" if strength.get("share") is None else f" ({strength['share']:.0%})"
+    line = f"Strength: checks catch {strength['caught']} of {strength['mutants']} mutants{share}"
+    if strength.get("stale"):
+        line += ", stale (the code or checks changed since)"
+    elif strength.get("weak"):
+        line += ", weak"
+    else:
+        met = "meets" if strength.get("meets_target") else "below"
+        line += f", {met} the {strength.get('target', 0.8):.0%} target"
+    lines = [line]
+    for survivor in strength.get("survivors") or []:
+        why = f"; equivalent: {survivor['equivalent']}" if survivor.get("equivalent") else ""
+        lines.append(f"Surviving mutant {survivor['id']}: {survivor['description']}{why}")
+    return lines
+
+
 def _citation(record: Record) -> str:
     authors = ", ".join(record.get("authors") or [])
     venue = f" {record['venue']}." if record.get("venue") else ""
@@ -179,7 +202,7 @@ def describe(
             details.append(f"Symbols: {symbols}")
         return f"{key} ({record['label']}): {record['statement']}", details, None
     if kind == "witness":
-        details = _run_lines(record) + _checks(record.get("checks", []))
+        details = _run_lines(record) + _strength_lines(record) + _checks(record.get("checks", []))
         code = Code(str(record.get("language", "python")), str(record["code"]))
         return f"{key}: {record['demonstrates']}", details, code
     if kind == "demo":

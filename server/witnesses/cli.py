@@ -114,3 +114,118 @@ def run(
     if result.status == "sandbox-unavailable":
         click.echo(f"error: {printable(result.message or '')}", err=True)
     sys.exit(0 if result.passed else 1)
+
+
+def check_mutants(
+    database_url: str, keys: list[str], jobs: int | None, force: bool, record: Path | None
+) -> int:
+    """``readingroom check --mutants``: measure each witness's strength; the exit code.
+
+    The witnesses themselves are checked first (cached like any check); a witness that does
+    not pass has no meaningful strength and fails the command.
+    """
+    from server import migrations
+    from server.db import make_engine, unit_of_work
+    from server.witnesses import service, strength
+    from server.witnesses.mutants import DEFAULT_CAP
+
+    engine = make_engine(database_url)
+    try:
+        migrations.ensure_current(engine)
+        with unit_of_work(engine, write=False) as session:
+            witnesses = service.select_witnesses(session, keys)
+            todo, outcomes = service.plan_checks(session, witnesses, force=force)
+        with click.progressbar(
+            length=len(todo), label="checking witnesses", file=sys.stderr
+        ) as bar:
+            done = service.run_jobs(todo, workers=jobs, on_done=lambda _j, _r: bar.update(1))
+        with unit_of_work(engine) as session:
+            outcomes += service.record_runs(session, done)
+        failing = {o.key: o.status for o in outcomes if o.status != "passed"}
+        passing = [w for w in witnesses if w.key not in failing]
+        with unit_of_work(engine, write=False) as session:
+            plans, mutant_jobs = strength.plan_mutants(session, passing, DEFAULT_CAP, force)
+        measures, ran = [], []
+        with click.progressbar(
+            length=len(mutant_jobs), label="running mutants", file=sys.stderr
+        ) as bar:
+            for plan in plans:  # recorded witness by witness: an interrupted run keeps its work
+                mine = [j for j in mutant_jobs if j.key.partition("#")[0] == plan.witness.key]
+                done_here = strength.run_mutants(mine, jobs, on_done=lambda _j, _r: bar.update(1))
+                with unit_of_work(engine) as session:
+                    measures += strength.record_mutant_runs(session, [plan], done_here)
+                ran += done_here
+    finally:
+        engine.dispose()
+    measured = {m.key: m for m in measures}
+    cached = sum(plan.cached for plan in plans)
+    click.echo(mutant_table(witnesses, measured, failing))
+    below = [m.key for m in measures if not m.meets_target]
+    unmeasured = [w.key for w in witnesses if w.key not in measured]
+    click.echo(
+        f"{len(witnesses)} witness(es), at most {DEFAULT_CAP} mutants each: "
+        f"{len(measures) - len(below)} meet the target ({strength.TARGET:.0%}), {len(below)} "
+        f"below, {len(unmeasured)} not measured; {len(ran)} mutant run(s), {cached} cached"
+    )
+    if record is not None:
+        write_record(record, [p for p in plans if p.witness.key in measured], measured)
+        click.echo(f"strength record written to {record}")
+    return 1 if below or unmeasured else 0
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def mutant_table(witnesses: list[Any], measured: dict[str, Any], failing: dict[str, str]) -> str:
+    """One row per witness (mutants, caught, share, verdict), its survivors under it."""
+    width = max([len(w.key) for w in witnesses] + [7])
+    lines = [f"{'witness':<{width}}  mutants  caught  share  result"]
+    for witness in witnesses:
+        result = measured.get(witness.key)
+        if result is None:
+            why = failing.get(witness.key)
+            status = f"not measured: the witness {why}" if why else "not measured"
+            lines.append(f"{witness.key:<{width}}  {'-':>7}  {'-':>6}  {'-':>5}  {status}")
+            continue
+        verdict = "weak" if result.weak else ("ok" if result.meets_target else "BELOW TARGET")
+        notes = [f"of {result.total}"] if result.total > result.mutants else []
+        declared = len(result.survivors) - len(result.unexplained)
+        notes += [f"{declared} equivalent"] if declared else []
+        of = f" ({'; '.join(notes)})" if notes else ""
+        lines.append(
+            f"{witness.key:<{width}}  {result.mutants:>7}  {result.caught:>6}  "
+            f"{_share(result.share):>5}  {verdict}{of}"
+        )
+        for survivor in result.survivors:
+            why = result.equivalent.get(survivor["id"])
+            note = f"  [equivalent: {why}]" if why else ""
+            lines.append(f"    survivor {survivor['id']}  {survivor['description']}{note}")
+    return printable("\n".join(lines))
+
+
+def write_record(path: Path, plans: list[Any], measured: dict[str, Any]) -> None:
+    """The committed strength record the content gate reads: by witness key, hash-keyed."""
+    import json
+
+    from server.witnesses import strength
+    from server.witnesses.mutants import DEFAULT_CAP
+
+    previous: dict[str, Any] = {}
+    if path.exists():
+        previous = json.loads(path.read_text(encoding="utf-8")).get("witnesses", {})
+    for plan in plans:
+        result = measured[plan.witness.key]
+        previous[plan.witness.key] = {
+            "code_hash": strength.code_hash(plan.witness.code, plan.witness.checks),
+            "mutants": result.mutants,
+            "total": result.total,
+            "caught": result.caught,
+            "survivors": [s["id"] for s in result.survivors],
+        }
+    data = {
+        "target": strength.TARGET,
+        "cap": DEFAULT_CAP,
+        "witnesses": dict(sorted(previous.items())),
+    }
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

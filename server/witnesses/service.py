@@ -19,6 +19,7 @@ from server.witnesses.cache import current_cache_key
 from server.witnesses.environment import run_environment
 from server.witnesses.records import latest_runs, witness_states
 from server.witnesses.result import RunResult
+from server.witnesses.strength import strength_states
 
 HISTORY_LIMIT = 50
 
@@ -142,6 +143,6 @@ def witness_detail(session: Session, key: str) -> dict[str, Any]:
         .limit(HISTORY_LIMIT)
     ).all()
     return {
-        **witness_json(witness, run, stale),
+        **witness_json(witness, run, stale, strength_states(session, [witness])[key]),
         "runs": [run_json(r, r.cache_key != current) for r in history],
     }

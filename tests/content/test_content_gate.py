@@ -173,3 +173,72 @@ def test_the_concept_graph_is_connected() -> None:
     with_prerequisites = {concept for _, concept in prerequisite_edges()}
     roots = set(KEYS) - with_prerequisites
     assert roots, "every concept has a prerequisite, so the graph must have a cycle"
+
+
+# Witness strength. Measuring it runs up to 40 mutants of every witness in the sandbox (about
+# half an hour for the corpus on two cores), far too slow for the test suite; the engine is
+# tested on small fixture witnesses (tests/witnesses/test_witness_strength.py). Here the gate
+# reads the committed record `readingroom check --mutants --record` writes, keyed by a hash of
+# each witness's code and checks: a witness whose code or checks changed since is stale and
+# fails until it is measured again. The mutant ids are regenerated (cheap, no sandbox), so a
+# record can only name survivors the generator really makes.
+STRENGTH_RECORD = CONTENT / "witness-strength.json"
+MEASURE_AGAIN = "run: readingroom check --mutants --record content/witness-strength.json"
+
+
+@cache
+def stored_witnesses() -> dict[str, tuple[str, list[dict[str, Any]], dict[str, str]]]:
+    """witness key -> (code, checks as ingest stores them, declared equivalent mutants)."""
+    from server.ingest.parse import parse_concept_file
+    from server.ingest.problems import Problems
+
+    found = {}
+    for path in sorted(CONTENT.glob("*/*.md")):
+        problems = Problems()
+        parsed = parse_concept_file(
+            str(path), path.parent.name, path.stem, path.read_text(encoding="utf-8"), problems
+        )
+        assert parsed is not None and not problems, [str(p) for p in problems.items]
+        for w in parsed.front.witnesses:
+            key = f"witness:{path.parent.name}/{path.stem}/{w.id}"
+            checks = [c.model_dump(exclude_none=True) for c in w.checks]
+            declared = {e.id: e.why for e in w.equivalent_mutants}
+            found[key] = (parsed.witness_blocks[w.id].code, checks, declared)
+    return found
+
+
+@cache
+def strength_record() -> dict[str, Any]:
+    import json
+
+    return dict(json.loads(STRENGTH_RECORD.read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize("key", sorted(stored_witnesses()))
+def test_every_witness_meets_the_strength_target(key: str) -> None:
+    from server.witnesses.mutants import generate
+    from server.witnesses.strength import TARGET, code_hash, measure
+
+    code, checks, equivalent = stored_witnesses()[key]
+    record = strength_record()
+    assert record["target"] == TARGET
+    entry = record["witnesses"].get(key)
+    assert entry is not None, f"{key}: never measured; {MEASURE_AGAIN}"
+    assert entry["code_hash"] == code_hash(code, checks), f"{key}: stale; {MEASURE_AGAIN}"
+    mutants = generate(code, record["cap"])
+    ids = [m.id for m in mutants.mutants]
+    assert (entry["mutants"], entry["total"]) == (len(ids), mutants.total), MEASURE_AGAIN
+    assert set(entry["survivors"]) <= set(ids) and entry["caught"] == len(ids) - len(
+        entry["survivors"]
+    )
+    statuses = {i: ("passed" if i in entry["survivors"] else "failed") for i in ids}
+    declared = [{"id": i, "why": why} for i, why in equivalent.items()]
+    result = measure(key, mutants.mutants, statuses, mutants.total, declared)
+    assert not result.weak, f"{key}: weak, its checks catch none of its mutants"
+    unexplained = [f"{s['id']} ({s['description']})" for s in result.unexplained]
+    assert result.meets_target, (
+        f"{key}: catches {result.caught} of {result.mutants}; tighten its checks or declare "
+        f"equivalent survivors: {unexplained}"
+    )
+    stray = sorted(set(equivalent) - set(entry["survivors"]))
+    assert not stray, f"{key}: declared equivalent but caught or not a mutant: {stray}"
