@@ -154,11 +154,12 @@ def include_routers(app: FastAPI) -> None:
     from server.pages.routes import router as pages
     from server.people.routes import pages as login_pages
     from server.people.routes import router as people
+    from server.search.routes import router as search
     from server.tutor.routes import router as prompts
     from server.witnesses.routes import router as witnesses
 
     # prompts before objects: /api/objects/{key}/prompt must win over /api/objects/{key}
-    routers = (health, docs, concepts, prompts, objects, claims, notes, demos, witnesses)
+    routers = (health, docs, concepts, prompts, objects, claims, notes, demos, witnesses, search)
     for router in (*routers, people, pages, login_pages):
         app.include_router(router, responses=error_responses())  # the one error shape
     static = Path(__file__).resolve().parent / "static"
