@@ -155,11 +155,25 @@ def include_routers(app: FastAPI) -> None:
     from server.people.routes import pages as login_pages
     from server.people.routes import router as people
     from server.search.routes import router as search
+    from server.sources.routes import router as sources
     from server.tutor.routes import router as prompts
     from server.witnesses.routes import router as witnesses
 
-    # prompts before objects: /api/objects/{key}/prompt must win over /api/objects/{key}
-    routers = (health, docs, concepts, prompts, objects, claims, notes, demos, witnesses, search)
+    # prompts before objects: /api/objects/{key}/prompt must win over /api/objects/{key};
+    # sources before claims: /api/sources/{id}.bib must win over /api/sources/{id}
+    routers = (
+        health,
+        docs,
+        concepts,
+        prompts,
+        objects,
+        sources,
+        claims,
+        notes,
+        demos,
+        witnesses,
+        search,
+    )
     for router in (*routers, people, pages, login_pages):
         app.include_router(router, responses=error_responses())  # the one error shape
     static = Path(__file__).resolve().parent / "static"

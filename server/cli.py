@@ -59,6 +59,7 @@ class ReadingRoomGroup(click.Group):
         "witness": "server.witnesses.cli:witness_group",
         "users": "server.people.cli:users_group",
         "reviews": "server.claims.cli:reviews_group",
+        "sources": "server.sources.cli:sources_group",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -1,0 +1,1 @@
+"""Sources as citations: BibTeX entries, the .bib API and ``readingroom sources export``."""
