@@ -56,6 +56,8 @@ def test_every_page_names_its_json_twin(client: TestClient, path: str, twin: str
     assert page.status_code == 200
     assert page.headers["link"] == f'<{twin}>; rel="alternate"; type="application/json"'
     assert client.get(twin).status_code == 200
+    # no-referrer would make a browser's form POST say "Origin: null", refused as cross-site
+    assert page.headers["referrer-policy"] == "same-origin"
     strict(page.text)
 
 
@@ -220,6 +222,7 @@ def test_the_notes_page_lists_filters_and_exports(client: TestClient) -> None:
     assert "3 notes match." in by_context
     assert client.get("/notes", params={"context": "../x"}).status_code == 422
     assert client.get("/notes", params={"kind": "person"}).status_code == 422
+    assert "3 notes." in client.get("/notes", params={"context": "", "kind": "", "q": ""}).text
     markdown = client.get("/notes/export", params={"format": "md"})
     assert markdown.headers["content-disposition"] == 'attachment; filename="notes.md"'
     assert f"## {CLAIM}" in markdown.text

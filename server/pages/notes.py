@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import col, select
 
 from server.deps import SessionDep
+from server.errors import InvalidInput
 from server.keys import anchor_for, owning_concept_key
 from server.models import OBJECT_KINDS, Context
 from server.notes import service, transfer
@@ -21,7 +22,6 @@ router = APIRouter(include_in_schema=False)
 
 Filter = Annotated[str | None, Query(max_length=200)]
 Cursor = Annotated[str | None, Query(max_length=600)]
-Kind = Literal["concept", "equation", "witness", "source", "claim", "misconception", "demo"]
 
 
 def object_url(key: str) -> str:
@@ -40,12 +40,16 @@ def login_first(path: str) -> RedirectResponse:
 
 @router.get("/notes", response_class=HTMLResponse)
 def notes_page(
-    request: Request, session: SessionDep, context: Filter = None, kind: Kind | None = None,
+    request: Request, session: SessionDep, context: Filter = None, kind: Filter = None,
     q: Filter = None, cursor: Cursor = None,
 ) -> Response:  # fmt: skip
+    """An empty field of the filter form means "any"."""
     person = viewer(request, session)
     if person is None:
         return login_first("/notes")
+    kind = kind or None
+    if kind is not None and kind not in OBJECT_KINDS:
+        raise InvalidInput(f"'{kind}' is not a kind: expected one of {', '.join(OBJECT_KINDS)}")
     filters = {"context": context or None, "kind": kind, "text": q or None}
     listed = service.list_notes(
         session, person.name, limit=MAX_PAGE, cursor=cursor, context=filters["context"],

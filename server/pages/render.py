@@ -51,7 +51,9 @@ def _mathml(latex: str, display: bool) -> str:
 def security_headers(response: HTMLResponse) -> HTMLResponse:
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # same-origin, not no-referrer: under no-referrer a browser's form POST says "Origin: null",
+    # which the cross-site check must refuse; other sites still get no referrer.
+    response.headers["Referrer-Policy"] = "same-origin"
     return response
 
 
