@@ -72,6 +72,7 @@ def test_a_review_from_the_page_form_leaves_the_queue(client: TestClient) -> Non
     assert CLAIM in queue_keys(client)
     page = client.get(CONCEPT).text
     assert f'<form class="review-form" id="review-{ANCHOR}"' in page
+    assert '<a href="/sources/smith-2020-example">An Example Source</a>' in page
     assert f'href="{CONCEPT}#review-{ANCHOR}"' in client.get("/reviews").text
     response = review(client, checked="0", caveats="One dimension only.")
     assert response.status_code == 303
