@@ -4,12 +4,17 @@ a console error or a CSP violation (``Page.close``)."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.test_pages_browser import CONCEPT, PATH, Page, api, browser, site
+from tests.serving import serving
+from tests.test_pages_browser import CONCEPT, CONTENT, PATH, Page, api, browser, site
 
 __all__ = ["browser", "site"]  # the fixtures this module uses
 
@@ -93,3 +98,40 @@ def test_a_source_page_shows_its_bibtex(browser: Any, site: str) -> None:
     assert "journal = {Journal of Examples}" in bibtex
     assert page.locator("#citing-claims li.claim").count() == 2
     view.close()
+
+
+def test_team_mode_log_in_review_and_log_out(browser: Any, tmp_path: Path) -> None:
+    settings = {"READINGROOM_MODE": "team", "READINGROOM_CHECK_WITNESSES_ON_START": "false"}
+    with serving(tmp_path, "--content", str(CONTENT), settings=settings) as base:
+        added = subprocess.run(
+            [sys.executable, "-m", "server.cli", "users", "add", "rita", "--role", "reviewer"],
+            cwd=tmp_path, capture_output=True, text=True, check=True,
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("READINGROOM_")},
+                 "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        )  # fmt: skip
+        token = added.stdout.strip().splitlines()[-1]
+        view = Page(browser, base, allowed=("401",))
+        page = view.page
+        assert page.locator("form.review-form").count() == 0
+        with page.expect_navigation():
+            page.click("a:text('Log in')")
+        page.fill("#login-name", "rita")
+        page.fill("#login-token", token)
+        with page.expect_navigation():
+            page.click(".login button[type=submit]")
+        assert page.url == base + PATH  # back where the login started
+        form = page.locator(f'form[id="review-{ANCHOR}"]')
+        assert "Add a review as rita" in form.inner_text()
+        form.locator("textarea[name=summary]").fill("Abstract only.")
+        with page.expect_navigation():
+            form.locator("button[type=submit]").click()
+        assert "?reviewed=" in page.url
+        visit(view, "/login")
+        assert "signed in as rita" in page.inner_text("main").lower()
+        with page.expect_navigation():
+            page.click(".login button[type=submit]")  # log out
+        assert page.url == base + "/login"
+        assert page.locator("#login-token").count() == 1
+        visit(view, PATH)
+        assert page.locator("form.review-form").count() == 0
+        view.close()

@@ -64,7 +64,12 @@ def render_page(
     body = (
         environment()
         .get_template(template)
-        .render(**context, site_name=settings.site_name, json_twin=twin)
+        .render(
+            **context,
+            site_name=settings.site_name,
+            json_twin=twin,
+            team_mode=settings.mode == "team",
+        )
     )
     response = HTMLResponse(body, status_code=status)
     if twin:
