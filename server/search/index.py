@@ -10,7 +10,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, or_
 from sqlmodel import Session, col, select
 
 from server.keys import anchor_for
@@ -22,6 +22,7 @@ SPACES = re.compile(r"\s+")
 INDEX_TABLES = ("search_fts",)  # the FTS5 table and its shadow tables
 INDEX_COLUMNS = ("tsv",)
 INDEX_NAMES = ("ix_search_document_tsv",)
+MAX_REFRESH = 64
 
 
 def clean(text: str) -> str:
@@ -32,15 +33,20 @@ def concept_url(key: str) -> str:
     return "/concepts/" + key.partition(":")[2]
 
 
-def documents(session: Session) -> list[SearchDocument]:
-    concepts = list(session.exec(select(Concept).order_by(col(Concept.key))))
+def documents(session: Session, concept_keys: set[str] | None = None) -> list[SearchDocument]:
+    """The documents of these concepts and their claims (all when None), and every source."""
+    concept_query = select(Concept).order_by(col(Concept.key))
+    claim_query = select(Claim).order_by(col(Claim.key))
+    if concept_keys is not None:
+        concept_query = concept_query.where(col(Concept.key).in_(sorted(concept_keys)))
+        claim_query = claim_query.where(col(Claim.concept_key).in_(sorted(concept_keys)))
     docs = []
-    for c in concepts:
+    for c in session.exec(concept_query):
         sections = " ".join(
             f"{s.get('title', '')}. {s.get('markdown', '')}" for s in c.data.get("sections", [])
         )
         docs.append(_doc(c.key, "concept", c.title, f"{c.summary} {sections}", concept_url(c.key)))
-    for claim in session.exec(select(Claim).order_by(col(Claim.key))):
+    for claim in session.exec(claim_query):
         title = claim.text if len(claim.text) <= 120 else claim.text[:119] + "…"
         url = f"{concept_url(claim.concept_key)}#{anchor_for(claim.key)}"
         docs.append(_doc(claim.key, "claim", title, claim.text, url))
@@ -62,6 +68,27 @@ def rebuild(session: Session) -> int:
     """Replace every search document with the store's current objects; returns their count."""
     session.execute(delete(SearchDocument))
     docs = documents(session)
+    session.add_all(docs)
+    session.flush()
+    return len(docs)
+
+
+def refresh(session: Session, concept_keys: list[str]) -> int:
+    """Rewrite the documents of these concepts (written, rewritten or removed by an ingest)
+    and their claims, and of every source (what a source grounds may have changed with them);
+    the other concepts' documents stay as they are. Returns the documents written."""
+    if len(concept_keys) > MAX_REFRESH:  # one clause per concept: past this, start afresh
+        return rebuild(session)
+    stale = or_(
+        col(SearchDocument.kind) == "source",
+        col(SearchDocument.key).in_(concept_keys),
+        *(
+            col(SearchDocument.key).startswith(f"claim:{key.partition(':')[2]}/", autoescape=True)
+            for key in concept_keys
+        ),
+    )
+    session.execute(delete(SearchDocument).where(stale))
+    docs = documents(session, set(concept_keys))
     session.add_all(docs)
     session.flush()
     return len(docs)

@@ -86,6 +86,11 @@ def test_terms_are_bounded() -> None:
     assert service.terms_of('"*" NEAR() _ -') == ["near"]
 
 
+def ids_of(session: Session, concept_path: str) -> dict[str, int | None]:
+    docs = session.exec(select(SearchDocument)).all()
+    return {d.key: d.id for d in docs if concept_path in d.key}
+
+
 def test_the_index_follows_ingest_and_is_built_for_an_older_store(
     session: Session, content_copy: Path
 ) -> None:
@@ -94,9 +99,11 @@ def test_the_index_follows_ingest_and_is_built_for_an_older_store(
     assert (
         service.search(session, "first fixture")["data"][0]["key"] == "concept:demo-context/alpha"
     )
+    beta_ids = ids_of(session, "demo-context/beta")
     alpha = root / "demo-context" / "alpha.md"
     alpha.write_text(alpha.read_text().replace("The first fixture", "A zeppelin"))
     ingest(session, root)
+    assert ids_of(session, "demo-context/beta") == beta_ids  # only alpha's were rewritten
     assert service.search(session, "first fixture")["count"] == 0
     assert service.search(session, "zeppelin")["data"][0]["key"] == "concept:demo-context/alpha"
     for doc in session.exec(select(SearchDocument)):
@@ -105,6 +112,36 @@ def test_the_index_follows_ingest_and_is_built_for_an_older_store(
     assert service.search(session, "zeppelin")["count"] == 0
     ingest(session, root)  # nothing changed, but the index was empty: it is built
     assert service.search(session, "zeppelin")["count"] == 1
+
+
+def test_a_removed_concept_leaves_the_index(session: Session, content_copy: Path) -> None:
+    ingest(session, content_copy)
+    assert service.search(session, "second fixture")["count"] == 1
+    (content_copy / "demo-context" / "beta.md").unlink()
+    alpha = content_copy / "demo-context" / "alpha.md"
+    link = "  - to: concept:demo-context/beta\n    type: next\n    reason: Beta builds on alpha.\n"
+    alpha.write_text(alpha.read_text().replace(link + "    gate: Predict first.\n", "  []\n"))
+    ingest(session, content_copy)
+    assert service.search(session, "second fixture")["count"] == 0
+    assert not [k for k in ids_of(session, "demo-context/beta")]
+    assert ids_of(session, "demo-context/alpha")
+
+
+def test_many_changed_concepts_rebuild_the_index(
+    session: Session, content_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.search import index
+
+    ingest(session, content_copy)
+    monkeypatch.setattr(index, "MAX_REFRESH", 1)
+    alpha = content_copy / "demo-context" / "alpha.md"
+    alpha.write_text(alpha.read_text().replace("The first fixture", "A zeppelin"))
+    beta = content_copy / "demo-context" / "beta.md"
+    beta.write_text(beta.read_text().replace("The second fixture", "A dirigible"))
+    ingest(session, content_copy)
+    assert service.search(session, "zeppelin")["count"] == 1
+    assert service.search(session, "dirigible")["count"] == 1
+    assert service.search(session, "smith")["count"] == 1
 
 
 def test_the_index_is_built_on_the_valid_tree(session: Session) -> None:
