@@ -94,4 +94,6 @@ def review_queue(request: Request, session: SessionDep) -> HTMLResponse:
         claim["form_url"] = f"{page}#review-{claim['anchor']}"
         claim["page_url"] = page
     context = {"claims": claims, "count": count, "title": "Review queue"}
-    return render_page(request, "reviews.html", context, "/api/claims?needs=review")
+    return render_page(
+        request, "reviews.html", context, f"/api/claims?needs=review&limit={QUEUE_PAGE}"
+    )
