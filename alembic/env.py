@@ -7,6 +7,7 @@ from sqlalchemy.engine import Connection
 
 import server.models  # noqa: F401  (registers every table on the metadata)
 from server.db import make_engine
+from server.search.index import is_model_object
 from sqlmodel import SQLModel
 
 config = context.config
@@ -19,6 +20,7 @@ def run_with(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=is_model_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -156,12 +156,16 @@ def include_routers(app: FastAPI) -> None:
     from server.pages.routes import router as pages
     from server.people.routes import pages as login_pages
     from server.people.routes import router as people
+    from server.search.routes import router as search
+    from server.sources.routes import router as sources
     from server.tutor.routes import router as prompts
     from server.witnesses.routes import router as witnesses
 
-    # prompts before objects: /api/objects/{key}/prompt must win over /api/objects/{key}
+    # prompts before objects: /api/objects/{key}/prompt must win over /api/objects/{key};
+    # sources before claims: /api/sources/{id}.bib must win over /api/sources/{id}
     routers = (
-        health, docs, concepts, prompts, objects, claims, notes, learning, demos, witnesses,
+        health, docs, concepts, prompts, objects, sources, claims, notes, learning, demos,
+        witnesses, search,
     )  # fmt: skip
     for router in (*routers, people, pages, learning_pages, login_pages):
         app.include_router(router, responses=error_responses())  # the one error shape

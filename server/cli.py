@@ -60,7 +60,7 @@ class ReadingRoomGroup(click.Group):
         "users": "server.people.cli:users_group",
         "reviews": "server.claims.cli:reviews_group",
         "plan": "server.learning.cli:plan_command",
-        "sources": "server.sources.importer:sources_group",
+        "sources": "server.sources.cli:sources_group",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -341,3 +341,21 @@ class LearnerProgress(SQLModel, table=True):
     learned: bool = False
     starred: bool = False
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class SearchDocument(SQLModel, table=True):
+    """One searchable object (concept, claim or source), rebuilt from the store at ingest.
+
+    The full-text index over it belongs to the backend and is made by the migration: an FTS5
+    table kept in step by triggers on SQLite, a generated tsvector column with a GIN index on
+    PostgreSQL (``server.search.index``).
+    """
+
+    __tablename__ = "search_document"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=400, unique=True)
+    kind: str = Field(max_length=20)
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    url: str = Field(max_length=1000)

@@ -10,11 +10,13 @@ from sqlmodel import SQLModel, select
 
 from server import migrations
 from server.db import unit_of_work
+from server.search.index import is_model_object
 
 
 def test_migrations_match_the_models(engine: Engine) -> None:
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        opts = {"compare_type": True, "include_object": is_model_object}
+        context = MigrationContext.configure(connection, opts=opts)
         diff = compare_metadata(context, SQLModel.metadata)
     assert diff == []
 

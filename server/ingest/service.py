@@ -23,6 +23,8 @@ from server.ingest.write import (
 )
 from server.keys import concept_key, source_key
 from server.models import IngestedFile, ObjectKey, utcnow
+from server.search.index import ensure_built
+from server.search.index import refresh as refresh_search_index
 from server.store import bump_revision
 
 META_RECORD = "<meta>"
@@ -98,6 +100,7 @@ def ingest(session: Session, root: Path, *, force: bool = False) -> IngestReport
     present = {file.relative for file in tree.concept_files}
     removed = [path for path in records if path != META_RECORD and path not in present]
     if not parsed and not removed and not meta_changed:
+        ensure_built(session)
         return report
 
     if meta_changed:
@@ -110,6 +113,7 @@ def ingest(session: Session, root: Path, *, force: bool = False) -> IngestReport
         session.delete(records[path])
     files = {file.relative: (index, file.digest) for index, file in enumerate(tree.concept_files)}
     reviews_seen = known_review_fingerprints(session)
+    written = [concept_key(item.context, item.slug) for item in parsed]
     for item in parsed:
         relative = f"{item.context}/{item.slug}.md"
         position, content_hash = files[relative]
@@ -123,6 +127,7 @@ def ingest(session: Session, root: Path, *, force: bool = False) -> IngestReport
     tombstones = {spec.key: spec.reason for spec, _ in tree.tombstones}
     report.tombstoned = update_registry(session, active, aliases, tombstones)
     report.parsed, report.removed, report.changed = len(parsed), removed, True
+    refresh_search_index(session, sorted({*stale, *written}))
     bump_revision(session)
     session.flush()
     return report

@@ -43,10 +43,17 @@ def list_notes(
     cursor: Annotated[
         str | None, Query(max_length=600, description="The `next` of the previous page.")
     ] = None,
+    context: Annotated[
+        str | None, Query(max_length=100, description="A context slug: notes on its objects.")
+    ] = None,
+    text: Annotated[
+        str | None,
+        Query(max_length=200, description="Notes whose text, next action or key contain this."),
+    ] = None,
 ) -> dict[str, Any]:
     return service.list_notes(
         session, person.name, concept=concept, kind=kind, orphaned=orphaned, limit=limit,
-        cursor=cursor,
+        cursor=cursor, context=context, text=text,
     )  # fmt: skip
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,10 +204,30 @@ def _after(cursor: str) -> str:
     return key
 
 
+def _like(text: str) -> str:
+    """``text`` as a LIKE pattern matching it literally anywhere (escape character ``\\``)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def _filters(
-    learner: str, concept: str | None, kind: str | None, orphaned: bool | None
-) -> list[ColumnElement[bool]]:
+    learner: str, concept: str | None, kind: str | None, orphaned: bool | None,
+    context: str | None = None, text: str | None = None,
+) -> list[ColumnElement[bool]]:  # fmt: skip
     where: list[ColumnElement[bool]] = [col(Note.learner) == learner]
+    if context is not None:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", context):
+            raise InvalidInput(f"context= takes a context slug, not '{context}'")
+        where.append(col(Note.object_key).like(f"%:{context}/%"))
+    if text:
+        pattern = _like(text.lower())
+        where.append(
+            or_(
+                func.lower(col(Note.text)).like(pattern, escape="\\"),
+                func.lower(col(Note.next_action)).like(pattern, escape="\\"),
+                func.lower(col(Note.object_key)).like(pattern, escape="\\"),
+            )
+        )
     if concept is not None:
         parsed = parse_key(concept)
         if parsed.kind != "concept":
@@ -231,9 +252,15 @@ def list_notes(
     orphaned: bool | None = None,
     limit: int = 50,
     cursor: str | None = None,
+    context: str | None = None,
+    text: str | None = None,
 ) -> dict[str, Any]:
-    """The learner's own notes in key order, a page at a time; ``count`` counts every page."""
-    where = _filters(learner, concept, kind, orphaned)
+    """The learner's own notes in key order, a page at a time; ``count`` counts every page.
+
+    ``context`` keeps notes on that context's objects; ``text`` those whose text, next action
+    or key contains it (case-insensitive, literally: ``%`` and ``_`` are plain characters).
+    """
+    where = _filters(learner, concept, kind, orphaned, context, text)
     joined = col(ObjectKey.key) == col(Note.object_key)
     counted = select(func.count()).select_from(Note).outerjoin(ObjectKey, joined).where(*where)
     count = int(session.exec(counted).one())

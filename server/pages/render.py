@@ -51,7 +51,9 @@ def _mathml(latex: str, display: bool) -> str:
 def security_headers(response: HTMLResponse) -> HTMLResponse:
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # same-origin, not no-referrer: under no-referrer a browser's form POST says "Origin: null",
+    # which the cross-site check must refuse; other sites still get no referrer.
+    response.headers["Referrer-Policy"] = "same-origin"
     return response
 
 
@@ -62,7 +64,12 @@ def render_page(
     body = (
         environment()
         .get_template(template)
-        .render(**context, site_name=settings.site_name, json_twin=twin)
+        .render(
+            **context,
+            site_name=settings.site_name,
+            json_twin=twin,
+            team_mode=settings.mode == "team",
+        )
     )
     response = HTMLResponse(body, status_code=status)
     if twin:

@@ -53,7 +53,7 @@ def login_page(
         "person": person,
         "local": request.app.state.settings.mode == "local",
     }
-    return render_page(request, "login.html", context, None, status=status)
+    return render_page(request, "login.html", context, "/api/me", status=status)
 
 
 def client_of(request: Request) -> str:

@@ -156,12 +156,7 @@ def append_sources(sources_file: Path, specs: list[SourceSpec]) -> None:
     sources_file.write_text(current + separator + to_yaml(specs), encoding="utf-8")
 
 
-@click.group("sources")
-def sources_group() -> None:
-    """Sources in content/sources.yaml: import BibTeX."""
-
-
-@sources_group.command("import")
+@click.command("import")
 @click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option(
     "--content", "content", type=click.Path(path_type=Path, file_okay=False), default=None,

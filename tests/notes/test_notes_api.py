@@ -207,3 +207,23 @@ def test_the_list_filters_paginates_and_counts(client: TestClient, content_copy:
     error_of(client.get("/api/notes", params={"kind": "note"}), 422, "invalid_input")
     error_of(client.get("/api/notes", params={"cursor": "%%%"}), 422, "invalid_input")
     error_of(client.get("/api/notes", params={"limit": 0}), 422, "invalid_input")
+
+
+def test_the_list_filters_by_context_and_by_literal_text(client: TestClient) -> None:
+    texts = {ALPHA: "Half the DENSITY", EQUATION: "a 50% drop", BETA: "under_score here"}
+    for key, text in texts.items():
+        assert client.put(url(key), json={"text": text, "next_action": "go"}).status_code == 200
+
+    def keys(**params: str) -> list[str]:
+        return [n["key"] for n in client.get("/api/notes", params=params).json()["data"]]
+
+    assert keys(context="demo-context") == sorted(texts)
+    assert keys(context="other-context") == []
+    assert keys(text="density") == [ALPHA]  # case-insensitive
+    assert keys(text="50%") == [EQUATION]
+    assert keys(text="%") == [EQUATION]  # a wildcard character is matched literally
+    assert keys(text="_") == [BETA]
+    assert keys(text="scale") == [EQUATION]  # the key is searched too
+    assert keys(text="go", kind="concept") == sorted([ALPHA, BETA])
+    error_of(client.get("/api/notes", params={"context": "Bad Context!"}), 422, "invalid_input")
+    error_of(client.get("/api/notes", params={"text": "x" * 201}), 422, "invalid_input")
