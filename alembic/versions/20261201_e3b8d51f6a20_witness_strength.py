@@ -1,7 +1,7 @@
 """witness strength: mutant verdicts, strength per witness, declared equivalent mutants
 
 Revision ID: e3b8d51f6a20
-Revises: a7c4e19d2b58
+Revises: e5b13f0c7a21
 Create Date: 2026-12-01 23:30:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = 'e3b8d51f6a20'
-down_revision: str | None = 'a7c4e19d2b58'
+down_revision: str | None = 'e5b13f0c7a21'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """search: the searchable documents and each backend's full-text index over them
 
 Revision ID: e5b2d8c41f07
-Revises: a7c4e19d2b58
+Revises: e3b8d51f6a20
 Create Date: 2026-12-01 23:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = "e5b2d8c41f07"
-down_revision: str | None = "a7c4e19d2b58"
+down_revision: str | None = "e3b8d51f6a20"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
