@@ -96,7 +96,9 @@ def create_app(settings: Settings | None = None, runner: WitnessRunner | None = 
         anyio.to_thread.current_default_thread_limiter().total_tokens = pool_connections(settings)
         engine = prepare_store(settings)
         app.state.engine = engine
-        app.state.pages = PageCache(engine)
+        app.state.pages = PageCache(
+            engine, poll_s=settings.page_cache_poll_s, max_entries=settings.page_cache_entries
+        )
         app.state.sandbox = await run_in_threadpool(check_sandbox)
         runs = RunQueue(
             runner,

@@ -14,7 +14,8 @@ from server.db import unit_of_work
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
+    # async: reading app state needs no thread (a sync dependency costs a thread hop)
     settings: Settings = request.app.state.settings
     return settings
 

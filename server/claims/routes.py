@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
@@ -11,6 +10,8 @@ from server.claims import service
 from server.claims.schemas import MAX_ID, NewReview
 from server.deps import SessionDep
 from server.objects.serialize import review_json
+from server.pagecache import PageCache
+from server.paging import MAX_CURSOR, link_header, next_link
 from server.people.deps import Reviewer
 
 router = APIRouter(prefix="/api", tags=["claims"])
@@ -21,6 +22,7 @@ Text = Annotated[str | None, Query(max_length=400)]
 @router.get("/claims", summary="Claims, filtered; needs=review is the review queue (oldest first)")
 def list_claims(
     request: Request,
+    response: Response,
     session: SessionDep,
     needs: Annotated[str | None, Query(max_length=20, description="'review': the queue")] = None,
     verdict: Annotated[str | None, Query(max_length=20)] = None,
@@ -28,14 +30,20 @@ def list_claims(
     concept: Text = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    cursor: Annotated[
+        str | None, Query(max_length=MAX_CURSOR, description="From the previous page's `next`.")
+    ] = None,
 ) -> dict[str, Any]:
     filters = service.ClaimFilter(needs=needs, verdict=verdict, source=source, concept=concept)
-    data, count = service.list_claims(session, filters, limit, offset)
-    following = None
-    if offset + len(data) < count:
-        query = {k: v for k, v in request.query_params.items() if k not in ("offset", "limit")}
-        following = f"/api/claims?{urlencode({**query, 'limit': limit, 'offset': offset + limit})}"
-    return {"data": data, "count": count, "limit": limit, "offset": offset, "next": following}
+    # The order of every matching claim is read once per store revision (a review bumps it).
+    cache: PageCache = request.app.state.pages
+    index = cache.serve_here(
+        ("claims", needs, verdict, source, concept), lambda: service.claim_index(session, filters)
+    )
+    data, following = service.claims_page(session, filters, index, limit, offset, cursor)
+    link = next_link(request, following)
+    link_header(response, link)
+    return {"data": data, "count": len(index), "limit": limit, "offset": offset, "next": link}
 
 
 @router.post(

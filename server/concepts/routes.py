@@ -6,22 +6,31 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from server.concepts import service
 from server.db import unit_of_work
 from server.deps import SessionDep
 from server.pagecache import PageCache
+from server.paging import DEFAULT_PAGE, MAX_CURSOR, MAX_PAGE, link_header, next_link
 
 router = APIRouter(prefix="/api", tags=["concepts"])
 
 
-@router.get("/concepts", summary="List concepts, optionally of one context")
+@router.get("/concepts", summary="Concepts by context and place, a page at a time")
 def list_concepts(
-    session: SessionDep, context: str | None = Query(default=None, max_length=100)
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    context: str | None = Query(default=None, max_length=100),
+    limit: int = Query(default=DEFAULT_PAGE, ge=1, le=MAX_PAGE),
+    cursor: str | None = Query(
+        default=None, max_length=MAX_CURSOR, description="From the previous page's `next`."
+    ),
 ) -> dict[str, Any]:
-    data = service.list_concepts(session, context)
-    return {"data": data, "count": len(data)}
+    data, count, following = service.list_concepts(session, context, limit, cursor)
+    link = next_link(request, following)
+    link_header(response, link)
+    return {"data": data, "count": count, "next": link}
 
 
 def page_bytes(request: Request, context: str, slug: str) -> bytes:
@@ -48,16 +57,24 @@ async def get_concept(request: Request) -> Response:
     # page is assembled once per store revision, with no database call on the event loop.
     context, slug = request.path_params["context"], request.path_params["slug"]
     cache: PageCache = request.app.state.pages
-    if not cache.revision_is_fresh():
-        await run_in_threadpool(cache.refresh_revision)
-    body = cache.get(("concept", context, slug))
-    if body is None:
-        revision = cache.revision
-        body = await run_in_threadpool(page_bytes, request, context, slug)
-        cache.put(("concept", context, slug), revision, body)
+    body = await cache.serve(("concept", context, slug), lambda: page_bytes(request, context, slug))
     return Response(body, media_type="application/json")
 
 
-@router.get("/graph", summary="Every concept and every typed link between concepts")
-def graph(session: SessionDep) -> dict[str, Any]:
-    return service.concept_graph(session)
+def graph_bytes(request: Request) -> bytes:
+    with unit_of_work(request.app.state.engine, write=False) as session:
+        graph = service.concept_graph(session)
+    return json.dumps(graph, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+@router.get(
+    "/graph",
+    summary="Every concept and every typed link between concepts",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}}},
+)
+async def graph(request: Request) -> Response:
+    # Built once per store revision (it grows with the store), then served as bytes.
+    cache: PageCache = request.app.state.pages
+    body = await cache.serve(("graph",), lambda: graph_bytes(request))
+    return Response(body, media_type="application/json")

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from server.deps import SessionDep
 from server.errors import error_responses as _errors
 from server.notes import service
 from server.notes.schemas import MAX_PAGE, NoteList, NoteOut, NoteWrite
+from server.paging import link_header, next_link
 from server.people.deps import CurrentPerson
 
 router = APIRouter(prefix="/api", tags=["notes"])
@@ -28,6 +29,8 @@ Kind = Literal["concept", "equation", "witness", "source", "claim", "misconcepti
     responses=_errors(401, 422),
 )
 def list_notes(
+    request: Request,
+    response: Response,
     session: SessionDep,
     person: CurrentPerson,
     concept: Annotated[
@@ -44,10 +47,12 @@ def list_notes(
         str | None, Query(max_length=600, description="The `next` of the previous page.")
     ] = None,
 ) -> dict[str, Any]:
-    return service.list_notes(
+    listed = service.list_notes(
         session, person.name, concept=concept, kind=kind, orphaned=orphaned, limit=limit,
         cursor=cursor,
     )  # fmt: skip
+    link_header(response, next_link(request, listed["next"]))  # `next` itself is the cursor
+    return listed
 
 
 @router.get(

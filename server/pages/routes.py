@@ -4,35 +4,59 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from server.concepts import service
+from server.db import unit_of_work
 from server.deps import SessionDep
-from server.pages.render import render_concept_sections, render_page
+from server.pagecache import PageCache
+from server.pages.render import page_response, render_concept_sections, render_page
+from server.paging import DEFAULT_PAGE, MAX_CURSOR, MAX_PAGE, next_link
 from server.render.markdown import pygments_css
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-def index(request: Request, session: SessionDep) -> HTMLResponse:
-    concepts = service.list_concepts(session)
-    return render_page(
-        request, "index.html", {"concepts": concepts, "title": "Reading room"}, "/api/concepts"
-    )
+def index(
+    request: Request,
+    session: SessionDep,
+    limit: int = Query(default=DEFAULT_PAGE, ge=1, le=MAX_PAGE),
+    cursor: str | None = Query(default=None, max_length=MAX_CURSOR),
+) -> HTMLResponse:
+    concepts, count, following = service.list_concepts(session, None, limit, cursor)
+    link = next_link(request, following)
+    twin = "/api/concepts" + (f"?{request.url.query}" if request.url.query else "")
+    context = {"concepts": concepts, "count": count, "next": link, "title": "Reading room"}
+    response = render_page(request, "index.html", context, twin)
+    if link is not None:
+        response.headers["Link"] += f', <{link}>; rel="next"'
+    return response
 
 
-@router.get("/concepts/{context}/{slug}", response_class=HTMLResponse)
-def concept(context: str, slug: str, request: Request, session: SessionDep) -> HTMLResponse:
-    page: dict[str, Any] = service.concept_page(session, context, slug)
+def concept_html(request: Request, context: str, slug: str) -> tuple[bytes, str]:
+    """The page's bytes and its JSON twin's address."""
+    with unit_of_work(request.app.state.engine, write=False) as session:
+        page: dict[str, Any] = service.concept_page(session, context, slug)
     sections = render_concept_sections(page)
-    return render_page(
+    rendered = render_page(
         request,
         "concept.html",
         {"page": page, "sections": sections, "title": page["title"]},
         page["api_url"],
     )
+    return bytes(rendered.body), page["api_url"]
+
+
+@router.get("/concepts/{context}/{slug}", response_class=HTMLResponse)
+async def concept(context: str, slug: str, request: Request) -> HTMLResponse:
+    # Assembled (and its Markdown rendered) once per store revision, then served as bytes.
+    cache: PageCache = request.app.state.pages
+    body, twin = await cache.serve(
+        ("concept.html", context, slug), lambda: concept_html(request, context, slug)
+    )
+    return page_response(body, twin)
 
 
 @router.get("/static/pygments.css", response_class=PlainTextResponse)
