@@ -29,6 +29,7 @@ from server.models import Note
 from server.store import BUMPED, NOTES_WRITTEN, current_revision
 
 T = TypeVar("T")
+NEVER = float("-inf")  # monotonic time starts near zero at boot: "long ago" must be earlier
 # A note's version and when it was written (a note deleted and made again restarts at 1).
 NoteVersion = tuple[int, str]
 NO_NOTE: NoteVersion = (0, "")
@@ -47,7 +48,7 @@ class PageCache:
         self._entries: OrderedDict[Hashable, tuple[int, Any]] = OrderedDict()
         self._notes: OrderedDict[tuple[str, str], tuple[float, NoteVersion]] = OrderedDict()
         self._revision = -1
-        self._checked_at = 0.0
+        self._checked_at = NEVER
 
     @property
     def revision(self) -> int:
@@ -83,7 +84,7 @@ class PageCache:
     def invalidate(self) -> None:
         """Read the revision again before the next answer (this process bumped it)."""
         with self._lock:
-            self._checked_at = 0.0
+            self._checked_at = NEVER
 
     def get(self, key: Hashable) -> Any | None:
         with self._lock:
@@ -165,9 +166,10 @@ def invalidate_on_commit(cache: PageCache) -> Callable[[], None]:
     """After any session commits a revision bump or a note write, forget what it changed."""
 
     def after_commit(session: Session) -> None:
-        if session.info.pop(BUMPED, False):
+        # Read, not popped: every app instance in this process listens to the same sessions.
+        if session.info.get(BUMPED, False):
             cache.invalidate()
-        written = session.info.pop(NOTES_WRITTEN, None)
+        written = session.info.get(NOTES_WRITTEN)
         if written:
             cache.forget_notes(written)
 

@@ -20,8 +20,8 @@ from server.config import Settings
 from server.db import unit_of_work
 from server.ingest.service import ingest
 from server.models import Witness, WitnessRun
-from server.pagecache import PageCache
 from server.objects.routes import router as objects_router
+from server.pagecache import PageCache
 from server.tutor.routes import router as prompts_router
 from server.tutor.service import learner_for, prompt_for_key
 from tests.conftest import BUNDLED_CONTENT, VALID_CONTENT
