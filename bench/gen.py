@@ -59,7 +59,7 @@ def page(i: int, n: int) -> str:
     demo = f"demo:{context_slug(context)}/{concept_slug(i)}/stretch"
     return f"""---
 title: Generated concept {i}
-summary: Generated page number {i} of {n}, for measuring lists and pages at scale.
+summary: Generated page number {i}, for measuring lists and pages at scale.
 bridge: Page {i} leads to page {i + 1}.
 links:
 {link_lines}equations:

@@ -15,6 +15,12 @@ from server.paging import DEFAULT_PAGE, MAX_CURSOR, MAX_PAGE, link_header, next_
 
 router = APIRouter(prefix="/api", tags=["concepts"])
 
+GRAPH_KEY = ("graph",)
+
+
+def concept_cache_key(context: str, slug: str) -> tuple[str, ...]:
+    return ("concept", context, slug)
+
 
 @router.get("/concepts", summary="Concepts by context and place, a page at a time")
 def list_concepts(
@@ -57,7 +63,9 @@ async def get_concept(request: Request) -> Response:
     # page is assembled once per store revision, with no database call on the event loop.
     context, slug = request.path_params["context"], request.path_params["slug"]
     cache: PageCache = request.app.state.pages
-    body = await cache.serve(("concept", context, slug), lambda: page_bytes(request, context, slug))
+    body = await cache.serve(
+        concept_cache_key(context, slug), lambda: page_bytes(request, context, slug)
+    )
     return Response(body, media_type="application/json")
 
 
@@ -76,5 +84,5 @@ def graph_bytes(request: Request) -> bytes:
 async def graph(request: Request) -> Response:
     # Built once per store revision (it grows with the store), then served as bytes.
     cache: PageCache = request.app.state.pages
-    body = await cache.serve(("graph",), lambda: graph_bytes(request))
+    body = await cache.serve(GRAPH_KEY, lambda: graph_bytes(request))
     return Response(body, media_type="application/json")

@@ -16,6 +16,10 @@ from server.paging import DEFAULT_PAGE, MAX_CURSOR, MAX_PAGE, link_header, next_
 router = APIRouter(prefix="/api", tags=["objects"])
 
 
+def object_cache_key(key: str) -> tuple[str, ...]:
+    return ("object", key)
+
+
 def object_bytes(request: Request, key: str) -> bytes:
     with unit_of_work(request.app.state.engine, write=False) as session:
         found = service.get_object(session, key)
@@ -31,7 +35,7 @@ def object_bytes(request: Request, key: str) -> bytes:
 async def get_object(key: str, request: Request) -> Response:
     # Assembled once per store revision; aliases, tombstones and unknown keys raise as usual.
     cache: PageCache = request.app.state.pages
-    body = await cache.serve(("object", key), lambda: object_bytes(request, key))
+    body = await cache.serve(object_cache_key(key), lambda: object_bytes(request, key))
     return Response(body, media_type="application/json")
 
 

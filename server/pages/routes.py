@@ -35,6 +35,10 @@ def index(
     return response
 
 
+def concept_html_cache_key(context: str, slug: str) -> tuple[str, ...]:
+    return ("concept.html", context, slug)
+
+
 def concept_html(request: Request, context: str, slug: str) -> tuple[bytes, str]:
     """The page's bytes and its JSON twin's address."""
     with unit_of_work(request.app.state.engine, write=False) as session:
@@ -54,7 +58,7 @@ async def concept(context: str, slug: str, request: Request) -> HTMLResponse:
     # Assembled (and its Markdown rendered) once per store revision, then served as bytes.
     cache: PageCache = request.app.state.pages
     body, twin = await cache.serve(
-        ("concept.html", context, slug), lambda: concept_html(request, context, slug)
+        concept_html_cache_key(context, slug), lambda: concept_html(request, context, slug)
     )
     return page_response(body, twin)
 

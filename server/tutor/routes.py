@@ -10,6 +10,7 @@ take ``.../prompt`` as part of the key.
 from __future__ import annotations
 
 import json
+from collections.abc import Hashable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -67,6 +68,13 @@ def _response(body: str | dict[str, Any], fmt: Format) -> Response:
     return PlainTextResponse(body, media_type=MEDIA_TYPES[fmt])
 
 
+def prompt_cache_key(
+    key: str, mode: str, fmt: str, question: str | None, learner: str, note: Hashable
+) -> tuple[Hashable, ...]:
+    """Everything a GET prompt depends on besides the store revision."""
+    return ("prompt", key, mode, fmt, question, learner, note)
+
+
 def _prompt_bytes(
     request: Request, key: str, mode: Mode, fmt: Format, question: str | None, learner: str
 ) -> tuple[bytes, str]:
@@ -104,7 +112,7 @@ async def object_prompt(
     # own note on the object; then served as bytes with no database call.
     cache: PageCache = request.app.state.pages
     note = await cache.note_version(person.name, key) if mode == "grounded" else None
-    signature = ("prompt", key, mode, format, question, person.name, note)
+    signature = prompt_cache_key(key, mode, format, question, person.name, note)
     body, media_type = await cache.serve(
         signature, lambda: _prompt_bytes(request, key, mode, format, question, person.name)
     )
