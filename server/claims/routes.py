@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from sqlmodel import Session
 
 from server.claims import service
 from server.claims.schemas import MAX_ID, NewReview
-from server.deps import SessionDep
+from server.deps import SessionDep, read
 from server.objects.serialize import review_json
 from server.pagecache import PageCache
 from server.paging import MAX_CURSOR, link_header, next_link
@@ -20,10 +21,9 @@ Text = Annotated[str | None, Query(max_length=400)]
 
 
 @router.get("/claims", summary="Claims, filtered; needs=review is the review queue (oldest first)")
-def list_claims(
+async def list_claims(
     request: Request,
     response: Response,
-    session: SessionDep,
     needs: Annotated[str | None, Query(max_length=20, description="'review': the queue")] = None,
     verdict: Annotated[str | None, Query(max_length=20)] = None,
     source: Text = None,
@@ -35,15 +35,21 @@ def list_claims(
     ] = None,
 ) -> dict[str, Any]:
     filters = service.ClaimFilter(needs=needs, verdict=verdict, source=source, concept=concept)
-    # The order of every matching claim is read once per store revision (a review bumps it).
     cache: PageCache = request.app.state.pages
-    index = cache.serve_here(
-        ("claims", needs, verdict, source, concept), lambda: service.claim_index(session, filters)
-    )
-    data, following = service.claims_page(session, filters, index, limit, offset, cursor)
+
+    def page(session: Session) -> tuple[list[dict[str, Any]], int, str | None]:
+        # The order of every matching claim is read once per store revision (reviews bump it).
+        index = cache.serve_here(
+            ("claims", needs, verdict, source, concept),
+            lambda: service.claim_index(session, filters),
+        )
+        data, following = service.claims_page(session, filters, index, limit, offset, cursor)
+        return data, len(index), following
+
+    data, count, following = await read(request, page)
     link = next_link(request, following)
     link_header(response, link)
-    return {"data": data, "count": len(index), "limit": limit, "offset": offset, "next": link}
+    return {"data": data, "count": count, "limit": limit, "offset": offset, "next": link}
 
 
 @router.post(

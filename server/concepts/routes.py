@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from server.concepts import service
 from server.db import unit_of_work
-from server.deps import SessionDep
+from server.deps import read
 from server.pagecache import PageCache
 from server.paging import DEFAULT_PAGE, MAX_CURSOR, MAX_PAGE, link_header, next_link
 
@@ -23,17 +23,18 @@ def concept_cache_key(context: str, slug: str) -> tuple[str, ...]:
 
 
 @router.get("/concepts", summary="Concepts by context and place, a page at a time")
-def list_concepts(
+async def list_concepts(
     request: Request,
     response: Response,
-    session: SessionDep,
     context: str | None = Query(default=None, max_length=100),
     limit: int = Query(default=DEFAULT_PAGE, ge=1, le=MAX_PAGE),
     cursor: str | None = Query(
         default=None, max_length=MAX_CURSOR, description="From the previous page's `next`."
     ),
 ) -> dict[str, Any]:
-    data, count, following = service.list_concepts(session, context, limit, cursor)
+    data, count, following = await read(
+        request, lambda session: service.list_concepts(session, context, limit, cursor)
+    )
     link = next_link(request, following)
     link_header(response, link)
     return {"data": data, "count": count, "next": link}

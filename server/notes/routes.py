@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from server.deps import SessionDep
+from server.deps import SessionDep, read
 from server.errors import error_responses as _errors
 from server.notes import service
 from server.notes.schemas import MAX_PAGE, NoteList, NoteOut, NoteWrite
@@ -28,10 +28,9 @@ Kind = Literal["concept", "equation", "witness", "source", "claim", "misconcepti
     response_model=NoteList,
     responses=_errors(401, 422),
 )
-def list_notes(
+async def list_notes(
     request: Request,
     response: Response,
-    session: SessionDep,
     person: CurrentPerson,
     concept: Annotated[
         str | None,
@@ -47,9 +46,12 @@ def list_notes(
         str | None, Query(max_length=600, description="The `next` of the previous page.")
     ] = None,
 ) -> dict[str, Any]:
-    listed = service.list_notes(
-        session, person.name, concept=concept, kind=kind, orphaned=orphaned, limit=limit,
-        cursor=cursor,
+    listed = await read(
+        request,
+        lambda session: service.list_notes(
+            session, person.name, concept=concept, kind=kind, orphaned=orphaned, limit=limit,
+            cursor=cursor,
+        ),
     )  # fmt: skip
     link_header(response, next_link(request, listed["next"]))  # `next` itself is the cursor
     return listed

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 
 from server.db import unit_of_work
-from server.deps import SessionDep
+from server.deps import read
 from server.objects import service
 from server.pagecache import PageCache
 from server.paging import DEFAULT_PAGE, MAX_CURSOR, MAX_PAGE, link_header, next_link
@@ -40,16 +40,17 @@ async def get_object(key: str, request: Request) -> Response:
 
 
 @router.get("/sources", summary="Sources with what each grounds on each concept, a page at a time")
-def list_sources(
+async def list_sources(
     request: Request,
     response: Response,
-    session: SessionDep,
     limit: int = Query(default=DEFAULT_PAGE, ge=1, le=MAX_PAGE),
     cursor: str | None = Query(
         default=None, max_length=MAX_CURSOR, description="From the previous page's `next`."
     ),
 ) -> dict[str, Any]:
-    data, count, following = service.list_sources(session, limit, cursor)
+    data, count, following = await read(
+        request, lambda session: service.list_sources(session, limit, cursor)
+    )
     link = next_link(request, following)
     link_header(response, link)
     return {"data": data, "count": count, "next": link}

@@ -6,10 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
+from sqlmodel import Session
 
 from server.concepts import service
 from server.db import unit_of_work
-from server.deps import SessionDep
+from server.deps import read
 from server.pagecache import PageCache
 from server.pages.render import page_response, render_concept_sections, render_page
 from server.paging import DEFAULT_PAGE, MAX_CURSOR, MAX_PAGE, next_link
@@ -19,12 +20,15 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-def index(
+async def index(
     request: Request,
-    session: SessionDep,
     limit: int = Query(default=DEFAULT_PAGE, ge=1, le=MAX_PAGE),
     cursor: str | None = Query(default=None, max_length=MAX_CURSOR),
 ) -> HTMLResponse:
+    return await read(request, lambda session: index_page(request, session, limit, cursor))
+
+
+def index_page(request: Request, session: Session, limit: int, cursor: str | None) -> HTMLResponse:
     concepts, count, following = service.list_concepts(session, None, limit, cursor)
     link = next_link(request, following)
     twin = "/api/concepts" + (f"?{request.url.query}" if request.url.query else "")
