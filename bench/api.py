@@ -4,6 +4,8 @@ returning the same bytes. Both run as one uvicorn worker; wrk drives 8 connectio
     python bench/api.py [--seconds 10] [--path /api/concepts/generative-models/normalizing-flows]
 
 Needs wrk (Debian package ``wrk``). Prints both rates and their ratio (aim: >= 0.5).
+The start-up witness check is off: its runs would change the served page during the
+measurement. The bytes are compared with the bare endpoint's before and after.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ import sys
 import uvicorn
 from server.app import create_app
 from server.config import Settings
-app = create_app(Settings(database_url=sys.argv[1]))
+# no start-up witness check: its runs would change the page while it is measured
+app = create_app(Settings(database_url=sys.argv[1], check_witnesses_on_start=False))
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", access_log=False)
 """
 
@@ -91,6 +94,9 @@ def main() -> None:
                 assert wait_for(f"http://127.0.0.1:{bare_port}{args.path}") == body
                 bare_rate = wrk(f"http://127.0.0.1:{bare_port}{args.path}", args.seconds)
                 ours_rate = wrk(f"http://127.0.0.1:{ours_port}{args.path}", args.seconds)
+                after = wait_for(f"http://127.0.0.1:{ours_port}{args.path}")
+                if after != body:
+                    raise SystemExit("the page changed during the measurement: ratio not valid")
             finally:
                 bare.terminate()
                 bare.wait()

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from server.config import Settings
 from server.errors import Busy, Moved, ReadingRoomError, error_responses
+from server.fastpath import CachedAnswers
 from server.headers import SecurityHeaders
 from server.hosts import HostAllowList, allowed_hosts
 from server.limits import HEALTH_LANE, BodyLimit, ConcurrencyLimit
@@ -96,7 +97,9 @@ def create_app(settings: Settings | None = None, runner: WitnessRunner | None = 
         anyio.to_thread.current_default_thread_limiter().total_tokens = pool_connections(settings)
         engine = prepare_store(settings)
         app.state.engine = engine
-        app.state.pages = PageCache(engine)
+        app.state.pages = PageCache(
+            engine, poll_s=settings.page_cache_poll_s, max_entries=settings.page_cache_entries
+        )
         app.state.sandbox = await run_in_threadpool(check_sandbox)
         runs = RunQueue(
             runner,
@@ -129,7 +132,9 @@ def create_app(settings: Settings | None = None, runner: WitnessRunner | None = 
         redoc_url=None,
     )
     app.state.settings = settings
-    # The last added runs first: headers on every answer, then Host, admission, body.
+    # The last added runs first: headers on every answer, then Host, admission, body, and
+    # innermost the cached pages, answered without routing.
+    app.add_middleware(CachedAnswers)
     app.add_middleware(BodyLimit, timeout_s=settings.body_timeout_s)
     app.add_middleware(
         ConcurrencyLimit,

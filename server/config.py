@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     graphviz_dot: str = "dot"
     graphviz_timeout_s: float = Field(default=10.0, gt=0)
     graph_max_nodes: int = Field(default=400, ge=1)
+    # Assembled pages and prompts: how often the store revision is read again (writes by
+    # other workers show within it), and how many answers are kept (least recently used go).
+    page_cache_poll_s: float = Field(default=1.0, ge=0)
+    page_cache_entries: int = Field(default=2048, ge=1)
 
     def admitted_requests(self) -> int:
         return self.max_concurrent_requests or 8 * max(1, os.cpu_count() or 1)

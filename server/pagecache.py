@@ -1,24 +1,42 @@
-"""Assembled pages, kept until the store revision changes.
+"""Assembled pages, prompts and lists, kept until what they show changes.
 
-A concept page is assembled once and reused until its content, a review or a witness run
-changes the store revision. Writes made by this process invalidate at once (a session that
-bumped the revision clears the cache after it commits); writes made by other workers are
-seen within ``poll_s``, when the revision is read again.
+Every entry is stored with the store revision it was built at, and is served only while the
+revision is still current: content, a review and a witness run bump it. The revision is read
+from the store (so writes made by another worker or host sharing the database are seen within
+``poll_s``); writes made by this process invalidate at once, after they commit. The cache is
+bounded: when full it evicts the least recently used entry, not everything at once.
+
+A learner's note does not change the revision: a prompt that shows a note is keyed by the
+note's version, which is read from the store like the revision (and forgotten at once when
+this process writes that note).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
+from starlette.concurrency import run_in_threadpool
 
 from server.db import unit_of_work
-from server.store import BUMPED, current_revision
+from server.models import Note
+from server.store import BUMPED, NOTES_WRITTEN, current_revision
+
+T = TypeVar("T")
+NEVER = float("-inf")  # monotonic time starts near zero at boot: "long ago" must be earlier
+# A note's version and when it was written (a note deleted and made again restarts at 1).
+NoteVersion = tuple[int, str]
+NO_NOTE: NoteVersion = (0, "")
+
+NOTE_VERSION = select(col(Note.version), col(Note.updated_at)).where(
+    col(Note.learner) == bindparam("learner"), col(Note.object_key) == bindparam("key")
+)
 
 
 class PageCache:
@@ -27,13 +45,17 @@ class PageCache:
         self.poll_s = poll_s
         self.max_entries = max_entries
         self._lock = threading.Lock()
-        self._entries: dict[Hashable, tuple[int, Any]] = {}
+        self._entries: OrderedDict[Hashable, tuple[int, Any]] = OrderedDict()
+        self._notes: OrderedDict[tuple[str, str], tuple[float, NoteVersion]] = OrderedDict()
         self._revision = -1
-        self._checked_at = 0.0
+        self._checked_at = NEVER
 
     @property
     def revision(self) -> int:
         return self._revision
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def revision_is_fresh(self) -> bool:
         return time.monotonic() - self._checked_at < self.poll_s
@@ -42,39 +64,114 @@ class PageCache:
         """Read the store revision (a database call: run it off the event loop)."""
         with unit_of_work(self.engine, write=False) as session:
             revision = current_revision(session)
+        self.saw_revision(revision)
+        return revision
+
+    def saw_revision(self, revision: int) -> None:
         with self._lock:
             if revision != self._revision:
+                # Entries of older revisions can never be served again.
                 self._entries.clear()
                 self._revision = revision
             self._checked_at = time.monotonic()
-        return revision
+
+    async def fresh(self) -> int:
+        """The current revision, read from the store at most once per ``poll_s``."""
+        if not self.revision_is_fresh():
+            await run_in_threadpool(self.refresh_revision)
+        return self._revision
 
     def invalidate(self) -> None:
+        """Read the revision again before the next answer (this process bumped it)."""
         with self._lock:
-            self._entries.clear()
-            self._checked_at = 0.0
+            self._checked_at = NEVER
 
     def get(self, key: Hashable) -> Any | None:
-        entry = self._entries.get(key)
-        if entry is None or entry[0] != self._revision:
-            return None
-        return entry[1]
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry[0] != self._revision:
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
 
     def put(self, key: Hashable, revision: int, value: Any) -> None:
+        """Keep ``value`` built at ``revision``; an answer built before a bump is not kept."""
         with self._lock:
             if revision != self._revision:
                 return
-            if len(self._entries) >= self.max_entries:
-                self._entries.clear()
             self._entries[key] = (revision, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    async def serve(self, key: Hashable, build: Callable[[], T]) -> T:
+        """The entry for ``key`` at the current revision; built off the event loop when missing."""
+        revision = await self.fresh()
+        found = self.get(key)
+        if found is None:
+            built = await run_in_threadpool(build)
+            self.put(key, revision, built)
+            return built
+        return found  # type: ignore[no-any-return]
+
+    def serve_here(self, key: Hashable, build: Callable[[], T]) -> T:
+        """As ``serve``, for code already off the event loop (a sync route)."""
+        if not self.revision_is_fresh():
+            self.refresh_revision()
+        revision = self._revision
+        found = self.get(key)
+        if found is None:
+            built = build()
+            self.put(key, revision, built)
+            return built
+        return found  # type: ignore[no-any-return]
+
+    def note_version_is_known(self, learner: str, key: str) -> NoteVersion | None:
+        """The version of ``learner``'s note on ``key``, if read within ``poll_s``."""
+        with self._lock:
+            known = self._notes.get((learner, key))
+            if known is None or time.monotonic() - known[0] >= self.poll_s:
+                return None
+            self._notes.move_to_end((learner, key))
+            return known[1]
+
+    def read_note_version(self, learner: str, key: str) -> NoteVersion:
+        """Read it from the store (a database call: run it off the event loop)."""
+        with unit_of_work(self.engine, write=False) as session:
+            row = session.execute(NOTE_VERSION, {"learner": learner, "key": key}).first()
+        version = NO_NOTE if row is None else (int(row[0]), row[1].isoformat())
+        with self._lock:
+            self._notes[(learner, key)] = (time.monotonic(), version)
+            self._notes.move_to_end((learner, key))
+            while len(self._notes) > self.max_entries:
+                self._notes.popitem(last=False)
+        return version
+
+    async def note_version(self, learner: str, key: str) -> NoteVersion:
+        known = self.note_version_is_known(learner, key)
+        if known is None:
+            known = await run_in_threadpool(self.read_note_version, learner, key)
+        return known
+
+    def forget_notes(self, written: set[tuple[str, str]]) -> None:
+        with self._lock:
+            for pair in written:
+                self._notes.pop(pair, None)
 
 
 def invalidate_on_commit(cache: PageCache) -> Callable[[], None]:
-    """Clear ``cache`` after any session commits a revision bump; returns the remover."""
+    """After any session commits a revision bump or a note write, forget what it changed."""
 
     def after_commit(session: Session) -> None:
-        if session.info.pop(BUMPED, False):
+        # Read, not popped: every app instance in this process listens to the same sessions.
+        if session.info.get(BUMPED, False):
             cache.invalidate()
+        written = session.info.get(NOTES_WRITTEN)
+        if written:
+            cache.forget_notes(written)
 
     event.listen(Session, "after_commit", after_commit)
     return lambda: event.remove(Session, "after_commit", after_commit)

@@ -11,6 +11,13 @@ from server.models import StoreRevision, utcnow
 
 # Set on a session that bumped the revision, so caches can be cleared once it commits.
 BUMPED = "readingroom_revision_bumped"
+# Set on a session that wrote notes: the (learner, object key) pairs it changed.
+NOTES_WRITTEN = "readingroom_notes_written"
+
+
+def note_written(session: Session, learner: str, key: str) -> None:
+    """Mark ``learner``'s note on ``key`` changed; caches forget its version after commit."""
+    session.info.setdefault(NOTES_WRITTEN, set()).add((learner, key))
 
 
 def bump_revision(session: Session) -> int:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from sqlmodel import Session
 
 from server.claims import service
 from server.claims.schemas import MAX_ID, NewReview
-from server.deps import SessionDep
+from server.deps import SessionDep, read
 from server.objects.serialize import review_json
+from server.pagecache import PageCache
+from server.paging import MAX_CURSOR, link_header, next_link
 from server.people.deps import Reviewer
 
 router = APIRouter(prefix="/api", tags=["claims"])
@@ -19,23 +21,35 @@ Text = Annotated[str | None, Query(max_length=400)]
 
 
 @router.get("/claims", summary="Claims, filtered; needs=review is the review queue (oldest first)")
-def list_claims(
+async def list_claims(
     request: Request,
-    session: SessionDep,
+    response: Response,
     needs: Annotated[str | None, Query(max_length=20, description="'review': the queue")] = None,
     verdict: Annotated[str | None, Query(max_length=20)] = None,
     source: Text = None,
     concept: Text = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    cursor: Annotated[
+        str | None, Query(max_length=MAX_CURSOR, description="From the previous page's `next`.")
+    ] = None,
 ) -> dict[str, Any]:
     filters = service.ClaimFilter(needs=needs, verdict=verdict, source=source, concept=concept)
-    data, count = service.list_claims(session, filters, limit, offset)
-    following = None
-    if offset + len(data) < count:
-        query = {k: v for k, v in request.query_params.items() if k not in ("offset", "limit")}
-        following = f"/api/claims?{urlencode({**query, 'limit': limit, 'offset': offset + limit})}"
-    return {"data": data, "count": count, "limit": limit, "offset": offset, "next": following}
+    cache: PageCache = request.app.state.pages
+
+    def page(session: Session) -> tuple[list[dict[str, Any]], int, str | None]:
+        # The order of every matching claim is read once per store revision (reviews bump it).
+        index = cache.serve_here(
+            ("claims", needs, verdict, source, concept),
+            lambda: service.claim_index(session, filters),
+        )
+        data, following = service.claims_page(session, filters, index, limit, offset, cursor)
+        return data, len(index), following
+
+    data, count, following = await read(request, page)
+    link = next_link(request, following)
+    link_header(response, link)
+    return {"data": data, "count": count, "limit": limit, "offset": offset, "next": link}
 
 
 @router.post(

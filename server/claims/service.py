@@ -3,6 +3,7 @@ review queue and claim lists, and the claims that cite a source."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,7 @@ from server.models import (
 )
 from server.objects.resolve import resolve_key
 from server.objects.serialize import review_json, source_json
+from server.paging import decode_cursor, encode_cursor
 from server.people.identity import Person
 from server.store import bump_revision
 
@@ -162,17 +164,20 @@ class ClaimFilter:
             )
 
 
-def list_claims(
-    session: Session, filters: ClaimFilter, limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
-    """One page of matching claims and the total count.
+# A claim's place in a list: (concept key, position, key), or in the queue (waiting since, key).
+Position = tuple[Any, ...]
+LIST_CURSOR, QUEUE_CURSOR = "claims", "claims-queue"
+
+
+def claim_index(session: Session, filters: ClaimFilter) -> list[tuple[Position, str]]:
+    """Every matching claim's place, in list order, read as plain columns (no page data).
 
     The queue (``needs=review``) is every claim without a substantive latest review, the one
     waiting longest first (by when its key first became active); other lists go by concept and
     position on the page.
     """
     filters.check()
-    query = select(Claim)
+    query = select(col(Claim.key), col(Claim.concept_key), col(Claim.position))
     if filters.concept is not None:
         concept = filters.concept
         concept = concept if concept.startswith("concept:") else f"concept:{concept}"
@@ -183,18 +188,65 @@ def list_claims(
         parse_key(source)
         linked = select(ClaimSupport.claim_key).where(col(ClaimSupport.source_key) == source)
         query = query.where(col(Claim.key).in_(linked))
-    claims = list(session.exec(query))
-    records = claims_for(session, claims)
+    claims = list(session.execute(query))
+    verdicts = _latest_verdicts(session)
+    index: list[tuple[Position, str]] = []
     if filters.needs == "review":
-        records = [r for r in records if r["verdict"] not in SUBSTANTIVE_VERDICTS]
-        since = _active_since(session, [r["key"] for r in records])
-        records.sort(key=lambda r: (since.get(r["key"], ""), r["key"]))
+        waiting = [c.key for c in claims if verdicts.get(c.key) not in SUBSTANTIVE_VERDICTS]
+        since = _active_since(session, waiting)
+        index = [((since.get(key, ""), key), key) for key in waiting]
     else:
-        order = {c.key: (c.concept_key, c.position) for c in claims}
-        records.sort(key=lambda r: (order[r["key"]], r["key"]))
+        index = [((c.concept_key, c.position, c.key), c.key) for c in claims]
     if filters.verdict is not None:
-        records = [r for r in records if r["verdict"] == filters.verdict]
-    return records[offset : offset + limit], len(records)
+        index = [i for i in index if verdicts.get(i[1], "unreviewed") == filters.verdict]
+    index.sort()
+    return index
+
+
+def _latest_verdicts(session: Session) -> dict[str, str]:
+    latest: dict[str, str] = {}
+    history = select(col(ClaimReview.claim_key), col(ClaimReview.verdict)).order_by(
+        col(ClaimReview.reviewed_on), col(ClaimReview.id)
+    )
+    for claim_key, verdict in session.execute(history):
+        latest[claim_key] = verdict
+    return latest
+
+
+def claims_page(
+    session: Session,
+    filters: ClaimFilter,
+    index: list[tuple[Position, str]],
+    limit: int,
+    offset: int = 0,
+    cursor: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of ``index`` (after ``cursor``, else from ``offset``) and the next cursor."""
+    name, types = (QUEUE_CURSOR, (str, str)) if filters.needs == "review" else (
+        LIST_CURSOR, (str, int, str))  # fmt: skip
+    start = offset
+    if cursor is not None:
+        after = decode_cursor(name, cursor, types)
+        start = bisect_right(index, (after, "\uffff"))  # a cursor is stable under inserts
+    window = index[start : start + limit]
+    rows = {
+        c.key: c
+        for c in session.exec(select(Claim).where(col(Claim.key).in_([k for _, k in window])))
+    }
+    present = [rows[k] for _, k in window if k in rows]
+    following = None
+    if start + limit < len(index) and window:
+        following = encode_cursor(name, window[-1][0])
+    return claims_for(session, present), following
+
+
+def list_claims(
+    session: Session, filters: ClaimFilter, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of matching claims from ``offset``, and the total count."""
+    index = claim_index(session, filters)
+    data, _ = claims_page(session, filters, index, limit, offset)
+    return data, len(index)
 
 
 def _active_since(session: Session, keys: list[str]) -> dict[str, str]:

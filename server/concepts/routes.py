@@ -6,29 +6,40 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from server.concepts import service
 from server.db import unit_of_work
-from server.deps import SessionDep
-from server.learning.focus import (
-    MAX_FOCUS_DEPTH,
-    Direction,
-    Viewer,
-    focused_graph,
-    with_status,
-)
+from server.deps import read
+from server.learning.focus import MAX_FOCUS_DEPTH, Direction, Viewer, focused_graph, with_status
+from server.learning.service import marks_stamp
 from server.pagecache import PageCache
+from server.paging import DEFAULT_PAGE, MAX_CURSOR, MAX_PAGE, link_header, next_link
 
 router = APIRouter(prefix="/api", tags=["concepts"])
 
+GRAPH_KEY = ("graph",)
 
-@router.get("/concepts", summary="List concepts, optionally of one context")
-def list_concepts(
-    session: SessionDep, context: str | None = Query(default=None, max_length=100)
+
+def concept_cache_key(context: str, slug: str) -> tuple[str, ...]:
+    return ("concept", context, slug)
+
+
+@router.get("/concepts", summary="Concepts by context and place, a page at a time")
+async def list_concepts(
+    request: Request,
+    response: Response,
+    context: str | None = Query(default=None, max_length=100),
+    limit: int = Query(default=DEFAULT_PAGE, ge=1, le=MAX_PAGE),
+    cursor: str | None = Query(
+        default=None, max_length=MAX_CURSOR, description="From the previous page's `next`."
+    ),
 ) -> dict[str, Any]:
-    data = service.list_concepts(session, context)
-    return {"data": data, "count": len(data)}
+    data, count, following = await read(
+        request, lambda session: service.list_concepts(session, context, limit, cursor)
+    )
+    link = next_link(request, following)
+    link_header(response, link)
+    return {"data": data, "count": count, "next": link}
 
 
 def page_bytes(request: Request, context: str, slug: str) -> bytes:
@@ -55,27 +66,40 @@ async def get_concept(request: Request) -> Response:
     # page is assembled once per store revision, with no database call on the event loop.
     context, slug = request.path_params["context"], request.path_params["slug"]
     cache: PageCache = request.app.state.pages
-    if not cache.revision_is_fresh():
-        await run_in_threadpool(cache.refresh_revision)
-    body = cache.get(("concept", context, slug))
-    if body is None:
-        revision = cache.revision
-        body = await run_in_threadpool(page_bytes, request, context, slug)
-        cache.put(("concept", context, slug), revision, body)
+    body = await cache.serve(
+        concept_cache_key(context, slug), lambda: page_bytes(request, context, slug)
+    )
     return Response(body, media_type="application/json")
+
+
+def graph_bytes(request: Request, learner: str | None) -> bytes:
+    with unit_of_work(request.app.state.engine, write=False) as session:
+        graph = with_status(session, learner, service.concept_graph(session))
+    return json.dumps(graph, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 @router.get(
     "/graph",
     summary="Every concept and every typed link; with focus=KEY, the subgraph around one concept",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}}},
 )
-def graph(
-    session: SessionDep,
+async def graph(
+    request: Request,
     learner: Viewer,
     focus: Annotated[str | None, Query(max_length=400)] = None,
     direction: Direction = "both",
     depth: Annotated[int, Query(ge=1, le=MAX_FOCUS_DEPTH)] = 2,
-) -> dict[str, Any]:
+) -> Response:
     if focus is not None:
-        return focused_graph(session, learner, focus, direction, depth)
-    return with_status(session, learner, service.concept_graph(session))
+        found = await read(
+            request, lambda session: focused_graph(session, learner, focus, direction, depth)
+        )
+        return Response(json.dumps(found, ensure_ascii=False), media_type="application/json")
+    # Built once per store revision (it grows with the store), then served as bytes; a
+    # learner with marks gets their own copy, kept until their marks change.
+    stamp = await read(request, lambda session: marks_stamp(session, learner))
+    key = GRAPH_KEY if stamp is None else (*GRAPH_KEY, learner, stamp)
+    cache: PageCache = request.app.state.pages
+    body = await cache.serve(key, lambda: graph_bytes(request, learner if stamp else None))
+    return Response(body, media_type="application/json")

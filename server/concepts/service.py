@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from sqlalchemy import func, tuple_
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from server.errors import NotFound
@@ -33,6 +35,7 @@ from server.objects.serialize import (
     source_json,
     witness_json,
 )
+from server.paging import decode_cursor, encode_cursor
 from server.witnesses.records import witness_states
 from server.witnesses.strength import strength_states
 
@@ -41,7 +44,8 @@ CLAIM_REVIEW_NOTICE = (
 )
 
 
-def concept_summary(row: Concept, context_title: str) -> dict[str, Any]:
+def concept_summary(row: Any, context_title: str) -> dict[str, Any]:
+    """A concept in lists: ``row`` is a Concept or a row of ``SUMMARY_COLUMNS``."""
     return {
         "kind": "concept",
         "key": row.key,
@@ -55,16 +59,52 @@ def concept_summary(row: Concept, context_title: str) -> dict[str, Any]:
     }
 
 
-def list_concepts(session: Session, context: str | None = None) -> list[dict[str, Any]]:
-    contexts = {c.slug: c.title for c in session.exec(select(Context))}
-    query = select(Concept).order_by(col(Concept.context), col(Concept.position))
+# What a list shows of a concept: never its body or page data.
+SUMMARY_COLUMNS = (
+    col(Concept.key),
+    col(Concept.context),
+    col(Concept.slug),
+    col(Concept.title),
+    col(Concept.summary),
+    col(Concept.position),
+)
+CONCEPT_ORDER = (col(Concept.context), col(Concept.position), col(Concept.key))
+CONCEPTS_CURSOR = "concepts"
+
+
+def context_titles(session: Session) -> dict[str, str]:
+    return {slug: title for slug, title in session.exec(select(Context.slug, Context.title))}
+
+
+def list_concepts(
+    session: Session,
+    context: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> tuple[list[dict[str, Any]], int, str | None]:
+    """A page of concepts by context and place, the count of all, and the next page's cursor."""
+    contexts = context_titles(session)
+    where = []
     if context is not None:
         if context not in contexts:
             raise NotFound(f"no context '{context}'", [{"contexts": sorted(contexts)}])
-        query = query.where(Concept.context == context)
-    return [
-        concept_summary(row, contexts.get(row.context, row.context)) for row in session.exec(query)
-    ]
+        where.append(col(Concept.context) == context)
+    count = session.execute(select(func.count()).select_from(Concept).where(*where)).scalar_one()
+    query = select_columns(*SUMMARY_COLUMNS).where(*where)
+    if cursor is not None:
+        after = decode_cursor(CONCEPTS_CURSOR, cursor, (str, int, str))
+        query = query.where(tuple_(*CONCEPT_ORDER) > tuple_(*after))
+    query = query.order_by(*CONCEPT_ORDER)
+    if limit is not None:
+        query = query.limit(limit + 1)
+    rows = list(session.execute(query))
+    following = None
+    if limit is not None and len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        following = encode_cursor(CONCEPTS_CURSOR, (last.context, last.position, last.key))
+    data = [concept_summary(row, contexts.get(row.context, row.context)) for row in rows]
+    return data, int(count), following
 
 
 def get_concept_row(session: Session, context: str, slug: str) -> Concept:
@@ -96,13 +136,21 @@ def claims_for(session: Session, claims: list[Claim]) -> list[dict[str, Any]]:
 
 
 def concept_links(session: Session, key: str) -> dict[str, list[dict[str, Any]]]:
-    titles = dict(session.exec(select(Concept.key, Concept.title)).all())
     outgoing = session.exec(
         select(ConceptLink).where(ConceptLink.from_key == key).order_by(col(ConceptLink.position))
     ).all()
     incoming = session.exec(
         select(ConceptLink).where(ConceptLink.to_key == key).order_by(col(ConceptLink.from_key))
     ).all()
+    # Only the titles this page shows: a page costs the same however large the store is.
+    linked = {link.to_key for link in outgoing} | {link.from_key for link in incoming}
+    titles: dict[str, str] = {}
+    if linked:
+        titles = dict(
+            session.exec(
+                select(Concept.key, Concept.title).where(col(Concept.key).in_(sorted(linked)))
+            ).all()
+        )
     return {
         "outgoing": [
             {
@@ -182,21 +230,24 @@ def concept_page(session: Session, context: str, slug: str) -> dict[str, Any]:
 
 
 def concept_graph(session: Session) -> dict[str, Any]:
-    contexts = {c.slug: c.title for c in session.exec(select(Context))}
+    contexts = context_titles(session)
     nodes = [
         concept_summary(row, contexts.get(row.context, row.context))
-        for row in session.exec(select(Concept).order_by(col(Concept.key)))
+        for row in session.execute(select_columns(*SUMMARY_COLUMNS).order_by(col(Concept.key)))
     ]
+    link_columns = (
+        col(ConceptLink.from_key),
+        col(ConceptLink.to_key),
+        col(ConceptLink.type),
+        col(ConceptLink.reason),
+        col(ConceptLink.gate),
+    )
     edges = [
-        {
-            "from": link.from_key,
-            "to": link.to_key,
-            "type": link.type,
-            "reason": link.reason,
-            "gate": link.gate,
-        }
-        for link in session.exec(
-            select(ConceptLink).order_by(col(ConceptLink.from_key), col(ConceptLink.position))
+        {"from": from_key, "to": to_key, "type": kind, "reason": reason, "gate": gate}
+        for from_key, to_key, kind, reason, gate in session.execute(
+            select_columns(*link_columns).order_by(
+                col(ConceptLink.from_key), col(ConceptLink.position)
+            )
         )
     ]
     return {"nodes": nodes, "edges": edges}

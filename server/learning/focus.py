@@ -18,11 +18,11 @@ MAX_FOCUS_DEPTH = 10
 Direction = Literal["up", "down", "both"]
 
 
-def viewer(request: Request, settings: SettingsDep) -> str | None:
+async def viewer(request: Request, settings: SettingsDep) -> str | None:
     """The learner whose marks a read shows, or None for a reader without credentials (the
     graph itself stays public; only the learned and starred marks are personal)."""
     try:
-        return current_person(request, settings).name
+        return (await current_person(request, settings)).name
     except NotAuthenticated:
         return None
 

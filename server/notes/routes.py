@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from server.deps import SessionDep
+from server.deps import SessionDep, read
 from server.errors import error_responses as _errors
 from server.notes import service
 from server.notes.schemas import MAX_PAGE, NoteList, NoteOut, NoteWrite
+from server.paging import link_header, next_link
 from server.people.deps import CurrentPerson
 
 router = APIRouter(prefix="/api", tags=["notes"])
@@ -27,8 +28,9 @@ Kind = Literal["concept", "equation", "witness", "source", "claim", "misconcepti
     response_model=NoteList,
     responses=_errors(401, 422),
 )
-def list_notes(
-    session: SessionDep,
+async def list_notes(
+    request: Request,
+    response: Response,
     person: CurrentPerson,
     concept: Annotated[
         str | None,
@@ -51,10 +53,15 @@ def list_notes(
         Query(max_length=200, description="Notes whose text, next action or key contain this."),
     ] = None,
 ) -> dict[str, Any]:
-    return service.list_notes(
-        session, person.name, concept=concept, kind=kind, orphaned=orphaned, limit=limit,
-        cursor=cursor, context=context, text=text,
+    listed = await read(
+        request,
+        lambda session: service.list_notes(
+            session, person.name, concept=concept, kind=kind, orphaned=orphaned, limit=limit,
+            cursor=cursor, context=context, text=text,
+        ),
     )  # fmt: skip
+    link_header(response, next_link(request, listed["next"]))  # `next` itself is the cursor
+    return listed
 
 
 @router.get(

@@ -23,6 +23,7 @@ from server.keys import parse_key
 from server.models import Note, ObjectKey, utcnow
 from server.notes.schemas import NoteObject, NoteOut, NoteWrite
 from server.render.markdown import render_learner_markdown
+from server.store import note_written
 
 MAX_ALIAS_HOPS = 16
 
@@ -114,6 +115,7 @@ def put_note(session: Session, learner: str, key: str, body: NoteWrite) -> NoteO
     """Create (``version`` null) or update (the current version); anything else is a 409
     carrying the current note, and nothing is overwritten."""
     target = write_target(session, key)
+    note_written(session, learner, target.key)
     if body.version is None:
         note = _create(session, learner, target.key, body)
     else:
@@ -176,6 +178,7 @@ def delete_note(session: Session, learner: str, key: str, version: int) -> None:
         key = write_target(session, key).key
         if find_note(session, learner, key) is None:
             raise NotFound(f"you have no note on '{key}'")
+    note_written(session, learner, key)
     gone = session.execute(
         delete(Note)
         .where(

@@ -24,6 +24,7 @@ from server.keys import parse_key
 from server.learning.transfer import ProgressRecord, progress_of
 from server.models import Note, utcnow
 from server.notes.schemas import MAX_NEXT_ACTION, MAX_TEXT, Checklist
+from server.store import note_written
 
 FORMAT = "readingroom-notes"
 FORMAT_VERSION = 1
@@ -190,6 +191,7 @@ def import_notes(session: Session, learner: str, notes: list[NoteRecord]) -> Imp
     """
     report = ImportReport()
     for record in notes:
+        note_written(session, learner, record.key)
         note = session.exec(
             select(Note).where(col(Note.learner) == learner, col(Note.object_key) == record.key)
         ).first()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import func, tuple_
 from sqlmodel import Session, col, select
 
 from server.concepts.service import claims_for, concept_page
@@ -26,6 +27,7 @@ from server.objects.serialize import (
     source_json,
     witness_json,
 )
+from server.paging import decode_cursor, encode_cursor
 from server.witnesses.records import witness_states
 from server.witnesses.strength import strength_states
 
@@ -65,14 +67,41 @@ def get_object(session: Session, key: str) -> dict[str, Any]:
     return source_json(row)
 
 
-def list_sources(session: Session) -> list[dict[str, Any]]:
-    """Every source, with what it grounds on each concept that cites it."""
-    grounding: dict[str, list[dict[str, str]]] = {}
-    for g in session.exec(select(ConceptSource).order_by(col(ConceptSource.concept_key))):
-        grounding.setdefault(g.source_key, []).append(
-            {"concept": g.concept_key, "grounds": g.grounds}
+SOURCES_CURSOR = "sources"
+
+
+def list_sources(
+    session: Session, limit: int | None = None, cursor: str | None = None
+) -> tuple[list[dict[str, Any]], int, str | None]:
+    """A page of sources, each with what it grounds on each concept that cites it; the count
+    of all; and the next page's cursor."""
+    count = session.execute(select(func.count()).select_from(Source)).scalar_one()
+    order = (col(Source.position), col(Source.key))
+    query = select(Source)
+    if cursor is not None:
+        query = query.where(
+            tuple_(*order) > tuple_(*decode_cursor(SOURCES_CURSOR, cursor, (int, str)))
         )
-    return [
-        {**source_json(s), "grounds": grounding.get(s.key, [])}
-        for s in session.exec(select(Source).order_by(col(Source.position)))
-    ]
+    query = query.order_by(*order)
+    if limit is not None:
+        query = query.limit(limit + 1)
+    rows = list(session.exec(query))
+    following = None
+    if limit is not None and len(rows) > limit:
+        rows = rows[:limit]
+        following = encode_cursor(SOURCES_CURSOR, (rows[-1].position, rows[-1].key))
+    grounding: dict[str, list[dict[str, str]]] = {}
+    if rows:
+        grounded = select(
+            ConceptSource.source_key, ConceptSource.concept_key, ConceptSource.grounds
+        )
+        for source_key, concept_key, grounds in session.execute(
+            grounded.where(col(ConceptSource.source_key).in_([s.key for s in rows])).order_by(
+                col(ConceptSource.concept_key), col(ConceptSource.id)
+            )
+        ):
+            grounding.setdefault(source_key, []).append(
+                {"concept": concept_key, "grounds": grounds}
+            )
+    data = [{**source_json(s), "grounds": grounding.get(s.key, [])} for s in rows]
+    return data, int(count), following

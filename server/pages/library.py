@@ -7,14 +7,15 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from server.claims.service import source_with_claims
 from server.concepts import service as concepts
-from server.deps import SessionDep
+from server.deps import SessionDep, read
 from server.keys import anchor_for
 from server.models import Concept
 from server.pages.render import render_page
+from server.paging import DEFAULT_PAGE, MAX_CURSOR, MAX_PAGE, next_link
 from server.search import service as search_service
 from server.sources.bibtex import bibtex_entry
 
@@ -24,15 +25,33 @@ SearchText = Annotated[str, Query(max_length=4000)]
 
 
 @router.get("/", response_class=HTMLResponse)
-def index(request: Request, session: SessionDep) -> HTMLResponse:
+async def index(
+    request: Request,
+    limit: int = Query(default=DEFAULT_PAGE, ge=1, le=MAX_PAGE),
+    cursor: str | None = Query(default=None, max_length=MAX_CURSOR),
+) -> HTMLResponse:
+    return await read(request, lambda session: index_page(request, session, limit, cursor))
+
+
+def index_page(request: Request, session: Session, limit: int, cursor: str | None) -> HTMLResponse:
+    """One page of concepts (keyset-paged like ``/api/concepts``), grouped by context."""
+    listed, count, following = concepts.list_concepts(session, None, limit, cursor)
     grouped: dict[str, dict[str, Any]] = {}
-    for concept in concepts.list_concepts(session):
+    for concept in listed:
         group = grouped.setdefault(
             concept["context"]["slug"], {**concept["context"], "concepts": []}
         )
         group["concepts"].append(concept)
-    context = {"contexts": list(grouped.values()), "title": "Reading room", "q": ""}
-    return render_page(request, "index.html", context, "/api/concepts")
+    link = next_link(request, following)
+    twin = "/api/concepts" + (f"?{request.url.query}" if request.url.query else "")
+    context = {
+        "contexts": list(grouped.values()), "shown": len(listed), "count": count,
+        "next": link, "title": "Reading room", "q": "",
+    }  # fmt: skip
+    response = render_page(request, "index.html", context, twin)
+    if link is not None:
+        response.headers["Link"] += f', <{link}>; rel="next"'
+    return response
 
 
 @router.get("/search", response_class=HTMLResponse)

@@ -14,8 +14,8 @@ from markupsafe import Markup
 
 from server.render.markdown import (
     highlight_code,
+    render_authored,
     render_inline,
-    render_markdown,
     render_section,
 )
 from server.render.math import LatexError, to_mathml
@@ -33,7 +33,7 @@ def environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True
     )
-    env.filters["markdown"] = lambda text: Markup(render_markdown(text or ""))
+    env.filters["markdown"] = lambda text: Markup(render_authored(text or ""))
     env.filters["inline"] = lambda text: Markup(render_inline(text or ""))
     env.filters["mathml"] = lambda latex: Markup(_mathml(latex, display=False))
     env.filters["mathml_block"] = lambda latex: Markup(_mathml(latex, display=True))
@@ -71,6 +71,10 @@ def render_page(
             team_mode=settings.mode == "team",
         )
     )
+    return page_response(body.encode("utf-8"), twin, status)
+
+
+def page_response(body: bytes, twin: str | None, status: int = 200) -> HTMLResponse:
     response = HTMLResponse(body, status_code=status)
     if twin:
         response.headers["Link"] = f'<{twin}>; rel="alternate"; type="application/json"'

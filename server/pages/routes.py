@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
+from sqlmodel import Session
 
 from server.claims.schemas import REVIEW_VERDICTS
 from server.concepts import service
-from server.deps import SessionDep
-from server.learning.focus import Viewer
+from server.db import unit_of_work
+from server.deps import read
 from server.learning.pages import marks
 from server.models import STANCES
+from server.pagecache import PageCache
 from server.pages import library, notes, reviews
 from server.pages.cite import cite_block
-from server.pages.render import render_concept_sections, render_page
+from server.pages.render import page_response, render_concept_sections, render_page
 from server.pages.viewer import can_review, viewer
 from server.render.markdown import pygments_css
 
@@ -25,25 +28,50 @@ router.include_router(reviews.router)
 router.include_router(notes.router)
 
 
-@router.get("/concepts/{context}/{slug}", response_class=HTMLResponse)
-def concept(
-    context: str, slug: str, request: Request, session: SessionDep, learner: Viewer
-) -> HTMLResponse:
-    page: dict[str, Any] = service.concept_page(session, context, slug)
-    sections = render_concept_sections(page)
+def concept_html_cache_key(context: str, slug: str, variant: Hashable) -> tuple[Hashable, ...]:
+    return ("concept.html", context, slug, variant)
+
+
+def viewer_variant(request: Request, session: Session, context: str, slug: str) -> Hashable:
+    """What of the concept page depends on who is looking: the reader, whether they may
+    review, and their learned and starred marks on this concept."""
     person = viewer(request, session)
-    values = {
-        "page": page,
-        "sections": sections,
-        "title": page["title"],
-        "marks": marks(session, learner, page["key"]),
-        "cite": cite_block(request, page),
-        "person": person,
-        "can_review": can_review(person),
-        "verdicts": REVIEW_VERDICTS,
-        "stances": STANCES,
-    }
-    return render_page(request, "concept.html", values, page["api_url"])
+    learner = person.name if person is not None else None
+    mark = marks(session, learner, f"concept:{context}/{slug}")
+    return (learner, can_review(person), mark["learned"], mark["starred"])
+
+
+def concept_html(request: Request, context: str, slug: str) -> tuple[bytes, str]:
+    """The page's bytes and its JSON twin's address."""
+    with unit_of_work(request.app.state.engine, write=False) as session:
+        page: dict[str, Any] = service.concept_page(session, context, slug)
+        person = viewer(request, session)
+        learner = person.name if person is not None else None
+        values = {
+            "page": page,
+            "sections": render_concept_sections(page),
+            "title": page["title"],
+            "marks": marks(session, learner, page["key"]),
+            "cite": cite_block(request, page),
+            "person": person,
+            "can_review": can_review(person),
+            "verdicts": REVIEW_VERDICTS,
+            "stances": STANCES,
+        }
+    rendered = render_page(request, "concept.html", values, page["api_url"])
+    return bytes(rendered.body), page["api_url"]
+
+
+@router.get("/concepts/{context}/{slug}", response_class=HTMLResponse)
+async def concept(context: str, slug: str, request: Request) -> HTMLResponse:
+    # Assembled (and its Markdown rendered) once per store revision and per reader variant
+    # (who reads, may they review, their marks), then served as bytes.
+    variant = await read(request, lambda session: viewer_variant(request, session, context, slug))
+    cache: PageCache = request.app.state.pages
+    body, twin = await cache.serve(
+        concept_html_cache_key(context, slug, variant), lambda: concept_html(request, context, slug)
+    )
+    return page_response(body, twin)
 
 
 @router.get("/static/pygments.css", response_class=PlainTextResponse)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from markdown_it import MarkdownIt
@@ -24,6 +25,11 @@ from server.render.math import LatexError, to_mathml
 SAFE_SCHEMES = ("http:", "https:", "mailto:")
 WITNESS_ID = re.compile(r"\bwitness=([a-z0-9-]+)")
 PLACEMENT = re.compile(r"^\{\{\s*(equation|demo)\s+([a-z0-9-]+)\s*\}\}$")
+# Authored text is rendered once per content change: pages are rebuilt on every review or run,
+# but their Markdown and code only change with the content.
+RENDERED_TEXTS = 4096
+# Where a witness goes in a rendered chunk: NUL never survives Markdown rendering.
+SLOT = re.compile("\x00(\\d+)\x00")
 
 
 def safe_link(url: str) -> bool:
@@ -36,6 +42,7 @@ def safe_link(url: str) -> bool:
     return lowered.startswith(SAFE_SCHEMES)
 
 
+@lru_cache(maxsize=RENDERED_TEXTS)
 def highlight_code(code: str, language: str) -> str:
     try:
         lexer = get_lexer_by_name(language or "text")
@@ -174,15 +181,49 @@ def render_markdown(text: str, env: dict[str, Any] | None = None) -> str:
     return str(_RENDERER.render(text, env or {}))
 
 
+@lru_cache(maxsize=RENDERED_TEXTS)
 def render_inline(text: str) -> str:
     """Safe inline HTML (emphasis, code, links, ``$math$``) without a wrapping paragraph."""
     return str(_RENDERER.renderInline(text))
 
 
+@lru_cache(maxsize=RENDERED_TEXTS)
+def _rendered_chunk(text: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """``text`` rendered once, each witness block left as a slot: (its id, its code)."""
+    slots: list[tuple[str, str]] = []
+
+    def slot(object_id: str, code: str) -> str:
+        slots.append((object_id, code))
+        return f"\x00{len(slots) - 1}\x00"
+
+    return render_markdown(text, {"witness": slot}), tuple(slots)
+
+
+def _plain_code(_object_id: str, code: str) -> str:
+    return code
+
+
+def _render_chunk(text: str, env: dict[str, Any] | None) -> str:
+    rendered, slots = _rendered_chunk(text)
+    if not slots:
+        return rendered
+    witness = (env or {}).get("witness") or _plain_code
+    return SLOT.sub(lambda m: str(witness(*slots[int(m.group(1))])), rendered)
+
+
+def render_authored(text: str) -> str:
+    """``render_markdown(text)`` for authored text, rendered once per distinct text."""
+    return _render_chunk(text, None)
+
+
 def render_section(
     text: str, placed: Callable[[str, str], str | None], env: dict[str, Any] | None = None
 ) -> str:
-    """Render a section, replacing ``{{ equation id }}`` / ``{{ demo id }}`` lines."""
+    """Render a section, replacing ``{{ equation id }}`` / ``{{ demo id }}`` lines.
+
+    ``env["witness"]`` wraps each ``python witness=<id>`` block, as for ``render_markdown``;
+    the Markdown itself is rendered once per distinct text.
+    """
     parts: list[str] = []
     chunk: list[str] = []
     for line in text.split("\n"):
@@ -191,10 +232,10 @@ def render_section(
         if replacement is None:
             chunk.append(line)
             continue
-        parts.append(render_markdown("\n".join(chunk), env))
+        parts.append(_render_chunk("\n".join(chunk), env))
         parts.append(replacement)
         chunk = []
-    parts.append(render_markdown("\n".join(chunk), env))
+    parts.append(_render_chunk("\n".join(chunk), env))
     return "".join(parts)
 
 

@@ -33,7 +33,7 @@ def export(as_bibtex: bool, output: str | None, database: str | None) -> None:
     try:
         migrations.ensure_current(engine)
         with unit_of_work(engine, write=False) as session:
-            text = bibliography(list_sources(session))
+            text = bibliography(list_sources(session)[0])
     finally:
         engine.dispose()
     if output is None:

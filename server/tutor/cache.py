@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -41,8 +43,8 @@ FINGERPRINT = select(
 class Snapshot:
     fingerprint: Fingerprint
     registry: Registry
-    evidence: dict[str, ObjectEvidence] = field(default_factory=dict)
-    prompts: dict[Hashable, Prompt] = field(default_factory=dict)
+    evidence: OrderedDict[str, ObjectEvidence] = field(default_factory=OrderedDict)
+    prompts: OrderedDict[Hashable, Prompt] = field(default_factory=OrderedDict)
 
 
 _snapshots: weakref.WeakKeyDictionary[Engine, Snapshot] = weakref.WeakKeyDictionary()
@@ -79,28 +81,39 @@ def snapshot(session: Session) -> Snapshot:
 
 def evidence_for(session: Session, shot: Snapshot, key: str) -> ObjectEvidence:
     """The evidence of the active object ``key``, gathered once per snapshot."""
-    found = shot.evidence.get(key)
+    found: ObjectEvidence | None = _used(shot.evidence, key)
     if found is not None:
         return found
     gathered = gather(session, shot.registry, key)
-    with _lock:
-        if len(shot.evidence) >= MAX_OBJECTS:
-            shot.evidence.clear()
-        shot.evidence[key] = gathered
+    _keep(shot.evidence, key, gathered, MAX_OBJECTS)
     return gathered
 
 
 def prompt_for(shot: Snapshot, signature: Hashable, build: Callable[[], Prompt]) -> Prompt:
     """The prompt built for ``signature`` (everything it depends on), built once per snapshot."""
-    found = shot.prompts.get(signature)
+    found: Prompt | None = _used(shot.prompts, signature)
     if found is not None:
         return found
     built = build()
-    with _lock:
-        if len(shot.prompts) >= MAX_PROMPTS:
-            shot.prompts.clear()
-        shot.prompts[signature] = built
+    _keep(shot.prompts, signature, built, MAX_PROMPTS)
     return built
+
+
+def _used(entries: OrderedDict[Any, Any], key: Hashable) -> Any | None:
+    with _lock:
+        found = entries.get(key)
+        if found is not None:
+            entries.move_to_end(key)
+        return found
+
+
+def _keep(entries: OrderedDict[Any, Any], key: Hashable, value: Any, bound: int) -> None:
+    """Add ``value``; past ``bound`` the least recently used entry goes, not every entry."""
+    with _lock:
+        entries[key] = value
+        entries.move_to_end(key)
+        while len(entries) > bound:
+            entries.popitem(last=False)
 
 
 def clear() -> None:

@@ -9,16 +9,20 @@ take ``.../prompt`` as part of the key.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Hashable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from server.db import unit_of_work
 from server.deps import SessionDep, SettingsDep
 from server.errors import Moved, ReadingRoomError
 from server.keys import parse_key
 from server.objects.service import get_object
+from server.pagecache import PageCache
 from server.people.deps import CurrentPerson
 from server.tutor.prompt import Format, Mode
 from server.tutor.service import prompt_for_key
@@ -64,28 +68,55 @@ def _response(body: str | dict[str, Any], fmt: Format) -> Response:
     return PlainTextResponse(body, media_type=MEDIA_TYPES[fmt])
 
 
+def prompt_cache_key(
+    key: str, mode: str, fmt: str, question: str | None, learner: str, note: Hashable
+) -> tuple[Hashable, ...]:
+    """Everything a GET prompt depends on besides the store revision."""
+    return ("prompt", key, mode, fmt, question, learner, note)
+
+
+def _prompt_bytes(
+    request: Request, key: str, mode: Mode, fmt: Format, question: str | None, learner: str
+) -> tuple[bytes, str]:
+    with unit_of_work(request.app.state.engine, write=False) as session:
+        if _names_an_object(key + "/prompt") and not _names_an_object(key):
+            # A claim or other child whose id is "prompt": this is the plain object route.
+            found: str | dict[str, Any] = get_object(session, key + "/prompt")
+            fmt = "json"
+        else:
+            found = prompt_for_key(
+                session, request.app.state.settings, key, mode=mode, fmt=fmt,
+                question=question, learner=learner,
+            )  # fmt: skip
+    if isinstance(found, dict):
+        body = json.dumps(found, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return body, "application/json"
+    return found.encode("utf-8"), MEDIA_TYPES[fmt]
+
+
 @router.get(
     "/objects/{key:path}/prompt",
     summary="The tutor-handoff prompt for one object",
-    response_model=None,
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}, "text/markdown": {}, "application/json": {}}}},
 )
-def object_prompt(
+async def object_prompt(
     key: str,
-    session: SessionDep,
-    settings: SettingsDep,
+    request: Request,
     person: CurrentPerson,
     mode: Mode = "grounded",
     format: Format = "text",
     question: Question = None,
-) -> Response | dict[str, Any]:
-    if _names_an_object(key + "/prompt") and not _names_an_object(key):
-        # A claim or other child whose id is "prompt": this is the plain object route.
-        return get_object(session, key + "/prompt")
-    body = prompt_for_key(
-        session, settings, key, mode=mode, fmt=format, question=question,
-        learner=person.name,
-    )  # fmt: skip
-    return _response(body, format)
+) -> Response:
+    # Built once per store revision and, for a grounded prompt, per version of the learner's
+    # own note on the object; then served as bytes with no database call.
+    cache: PageCache = request.app.state.pages
+    note = await cache.note_version(person.name, key) if mode == "grounded" else None
+    signature = prompt_cache_key(key, mode, format, question, person.name, note)
+    body, media_type = await cache.serve(
+        signature, lambda: _prompt_bytes(request, key, mode, format, question, person.name)
+    )
+    return Response(body, media_type=media_type)
 
 
 @router.post(

@@ -177,9 +177,11 @@ def test_claim_lists_filter_and_paginate(client: TestClient) -> None:
     post_review(client, ALPHA, SUPPORTED)
     every = client.get("/api/claims").json()
     assert every["count"] == 2 and every["next"] is None
-    first = client.get("/api/claims", params={"limit": 1}).json()
+    answer = client.get("/api/claims", params={"limit": 1})
+    first = answer.json()
     assert len(first["data"]) == 1 and first["count"] == 2
-    assert first["next"] == "/api/claims?limit=1&offset=1"
+    assert first["next"].startswith("/api/claims?limit=1&cursor=")
+    assert answer.headers["Link"] == f'<{first["next"]}>; rel="next"'
     second = client.get(first["next"]).json()
     assert second["next"] is None
     assert {first["data"][0]["key"], second["data"][0]["key"]} == {ALPHA, BETA}

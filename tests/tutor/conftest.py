@@ -21,6 +21,7 @@ from server.db import unit_of_work
 from server.ingest.service import ingest
 from server.models import Witness, WitnessRun
 from server.objects.routes import router as objects_router
+from server.pagecache import PageCache
 from server.tutor.routes import router as prompts_router
 from server.tutor.service import learner_for, prompt_for_key
 from tests.conftest import BUNDLED_CONTENT, VALID_CONTENT
@@ -71,6 +72,7 @@ def prompt_app(engine: Engine, settings: Settings) -> FastAPI:
     app.include_router(objects_router)
     app.state.engine = engine
     app.state.settings = settings
+    app.state.pages = PageCache(engine, poll_s=0)
     return app
 
 

@@ -1,0 +1,165 @@
+"""Pages and prompts through ``readingroom serve`` itself, against a bare Starlette app serving
+the same bytes: the concept JSON, the HTML concept page, a prompt and an object by key.
+
+    python bench/pages.py [--seconds 10] [--repeat 3] [--connections 8]
+
+Both servers run side by side in one run, on loopback; wrk (Debian package ``wrk``) drives
+each route with one thread and ``--connections`` connections, bare then ours, ``--repeat``
+times, and the median ratio is printed (aim: each >= 0.6). The start-up witness check is off
+(it would change the served bytes during the measurement), and the bytes are compared with
+the bare app's before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NF = "generative-models/normalizing-flows"
+ROUTES = {
+    "concept JSON": f"/api/concepts/{NF}",
+    "HTML concept page": f"/concepts/{NF}",
+    "prompt": f"/api/objects/concept:{NF}/prompt",
+    "object by key": f"/api/objects/claim:{NF}/rezende-definition",
+}
+AIM = 0.6
+BARE_APP = """
+import json, sys
+import uvicorn
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+served = json.load(open(sys.argv[1]))
+def route(path, body_file, media_type):
+    body = open(body_file, "rb").read()
+    async def endpoint(request):
+        return Response(body, headers={"content-type": media_type})
+    return Route(path, endpoint)
+app = Starlette(routes=[route(*item) for item in served])
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", access_log=False)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fetch(url: str) -> tuple[bytes, str]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return bytes(response.read()), str(response.headers["content-type"])
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fetch(url)
+            return
+        except OSError:
+            if process.poll() is not None:
+                raise SystemExit(f"the server exited ({process.returncode})") from None
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def wrk(url: str, seconds: int, connections: int) -> float:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not match or "Non-2xx" in out or "Socket errors" in out:
+        raise SystemExit(f"wrk failed on {url}:\n{out}")
+    return float(match.group(1))
+
+
+def serve_ours(tmp: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "READINGROOM_CHECK_WITNESSES_ON_START": "false",
+        "READINGROOM_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+    }
+    readingroom = Path(sys.executable).with_name("readingroom")
+    command = [str(readingroom)] if readingroom.exists() else [sys.executable, "-m", "server.cli"]
+    return subprocess.Popen(
+        [*command, "serve", "--port", str(port)], env=env, cwd=tmp,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=8)
+    args = parser.parse_args()
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in ROUTES}
+    sizes: dict[str, int] = {}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        ours_port, bare_port = free_port(), free_port()
+        ours = serve_ours(tmp, ours_port)
+        bare = None
+        try:
+            ours_url, bare_url = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{bare_port}"
+            wait_for(ours_url + "/api/health", ours)
+            served = []
+            for n, (name, path) in enumerate(ROUTES.items()):
+                body, media_type = fetch(ours_url + path)
+                (tmp / f"body{n}").write_bytes(body)
+                served.append([path, str(tmp / f"body{n}"), media_type])
+                sizes[name] = len(body)
+            (tmp / "served.json").write_text(json.dumps(served))
+            bare = subprocess.Popen(
+                [sys.executable, "-c", BARE_APP, str(tmp / "served.json"), str(bare_port)],
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
+            wait_for(bare_url + ROUTES["concept JSON"], bare)
+
+            def same_bytes(when: str) -> None:
+                for name, path in ROUTES.items():
+                    if fetch(ours_url + path) != fetch(bare_url + path):
+                        raise SystemExit(f"{name}: the served bytes differ {when}")
+
+            same_bytes("before the measurement")
+            for _ in range(args.repeat):
+                for name, path in ROUTES.items():
+                    bare_rate = wrk(bare_url + path, args.seconds, args.connections)
+                    ours_rate = wrk(ours_url + path, args.seconds, args.connections)
+                    results[name].append((bare_rate, ours_rate))
+            same_bytes("after the measurement")
+        finally:
+            for process in (ours, bare):
+                if process is not None:
+                    process.terminate()
+                    process.wait()
+    print(f"wrk -t1 -c{args.connections} -d{args.seconds}s, median of {args.repeat}, loopback")
+    print(f"{'route':<20} {'bytes':>8} {'bare req/s':>11} {'ours req/s':>11} {'ratio':>6}  aim")
+    for name, runs in results.items():
+        ratio = statistics.median(o / b for b, o in runs)
+        bare_rate = statistics.median(b for b, _ in runs)
+        ours_rate = statistics.median(o for _, o in runs)
+        verdict = "met" if ratio >= AIM else "SHORT"
+        print(
+            f"{name:<20} {sizes[name]:>8} {bare_rate:>11.0f} {ours_rate:>11.0f} {ratio:>6.2f}"
+            f"  >= {AIM} {verdict}"
+        )
+
+
+if __name__ == "__main__":
+    main()
