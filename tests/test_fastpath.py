@@ -57,14 +57,14 @@ def test_a_cached_page_is_answered_as_its_route_answers_it(client: TestClient, u
 
 
 def test_a_write_sends_requests_back_to_the_routes(client: TestClient) -> None:
-    client.get(f"/concepts/{ALPHA}")
-    assert answered(client, f"/concepts/{ALPHA}") is not None
+    client.get(f"/api/concepts/{ALPHA}")
+    assert answered(client, f"/api/concepts/{ALPHA}") is not None
     review = {
         "verdict": "supported", "summary": "Read it.", "caveats": "",
         "support": [{"source": "smith-2020-example", "checked": True, "stance": "supports"}],
     }  # fmt: skip
     assert client.post(f"/api/claims/claim:{ALPHA}/scaling-claim/reviews", json=review).is_success
-    assert answered(client, f"/concepts/{ALPHA}") is None
+    assert answered(client, f"/api/concepts/{ALPHA}") is None
     assert "verdict supported substantive" in client.get(f"/concepts/{ALPHA}").text
 
 

@@ -158,6 +158,12 @@ def test_in_team_mode_only_reviewers_see_and_use_the_form(database_url: str) -> 
         assert "Add a review as rita" in page
         assert review(client).status_code == 303
         assert client.get(f"/api/claims/{CLAIM}/reviews").json()["data"][-1]["reviewer"] == "rita"
+        # each reader's page is cached as their own: a signed-out reader never gets rita's form
+        rita = client.get(CONCEPT).text
+        client.cookies.clear()
+        again = client.get(CONCEPT).text
+        assert "Add a review as rita" in rita and "Add a review as rita" not in again
+        assert 'class="review-form"' not in again
 
 
 def test_search_page_finds_a_claim_and_escapes_what_it_shows(client: TestClient) -> None:
