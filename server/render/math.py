@@ -75,6 +75,18 @@ MATHML_ATTRIBUTES = {
         "rowlines",
     },
 }
+# Bounded work: longer or deeper LaTeX is refused before the converter sees it.
+MAX_LATEX_CHARS = 5000
+MAX_GROUP_DEPTH = 64
+# Macro definitions (unbounded expansion) and commands that would carry links, styles or
+# raw characters: refused outright rather than trusted to the sanitiser.
+REFUSED_COMMANDS = frozenset(
+    {
+        "def", "gdef", "edef", "xdef", "let", "newcommand", "renewcommand",
+        "providecommand", "DeclareMathOperator", "href", "url", "style", "class", "cssId",
+        "unicode", "require", "html", "input", "include", "csname",
+    }
+)  # fmt: skip
 _UNKNOWN_COMMAND = re.compile(r">(\\[A-Za-z]+)<")
 _COMMAND = re.compile(r"\\([A-Za-z]+|.)")
 
@@ -84,6 +96,8 @@ class LatexError(ValueError):
 
 
 def _check_groups(latex: str) -> None:
+    if len(latex) > MAX_LATEX_CHARS:
+        raise LatexError(f"LaTeX longer than {MAX_LATEX_CHARS} characters")
     depth = 0
     lefts = 0
     position = 0
@@ -92,8 +106,12 @@ def _check_groups(latex: str) -> None:
         if char == "\\":
             match = _COMMAND.match(latex, position)
             name = match.group(1) if match else ""
+            if name in REFUSED_COMMANDS:
+                raise LatexError(f"\\{name} is not allowed in math")
             if name == "left":
                 lefts += 1
+                if depth + lefts > MAX_GROUP_DEPTH:
+                    raise LatexError(f"LaTeX nested deeper than {MAX_GROUP_DEPTH} groups")
             elif name == "right":
                 lefts -= 1
                 if lefts < 0:
@@ -102,6 +120,8 @@ def _check_groups(latex: str) -> None:
             continue
         if char == "{":
             depth += 1
+            if depth + lefts > MAX_GROUP_DEPTH:
+                raise LatexError(f"LaTeX nested deeper than {MAX_GROUP_DEPTH} groups")
         elif char == "}":
             depth -= 1
             if depth < 0:
