@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from server.concepts import service
 from server.deps import SessionDep
+from server.pages.learning_map import learning_map
 from server.pages.render import render_concept_sections, render_page
 from server.render.markdown import pygments_css
 
@@ -30,7 +31,12 @@ def concept(context: str, slug: str, request: Request, session: SessionDep) -> H
     return render_page(
         request,
         "concept.html",
-        {"page": page, "sections": sections, "title": page["title"]},
+        {
+            "page": page,
+            "sections": sections,
+            "learning_map": learning_map(page["links"]),
+            "title": page["title"],
+        },
         page["api_url"],
     )
 
