@@ -87,6 +87,13 @@ REFUSED_COMMANDS = frozenset(
         "unicode", "require", "html", "input", "include", "csname",
     }
 )  # fmt: skip
+# A function name is followed by a thin space, as TeX sets it, unless an argument in
+# parentheses follows at once (latex2mathml leaves the space out).
+_FUNCTION_NAME = re.compile(
+    r"(<mi>(?:log|ln|exp|det|sin|cos|tan|sinh|cosh|tanh|arg|max|min|sup|inf|lim|dim|ker|"
+    r"tr|Pr|deg)</mi>)(?!<mo[^>]*>(?:\(|&#x0*28;))"
+)
+THIN_SPACE = '<mspace width="0.1667em"></mspace>'
 _UNKNOWN_COMMAND = re.compile(r">(\\[A-Za-z]+)<")
 _COMMAND = re.compile(r"\\([A-Za-z]+|.)")
 
@@ -145,6 +152,7 @@ def to_mathml(latex: str, display: bool = False) -> str:
     unknown = _UNKNOWN_COMMAND.search(mathml)
     if unknown:
         raise LatexError(f"unknown LaTeX command {unknown.group(1)}")
+    mathml = _FUNCTION_NAME.sub(lambda m: m.group(1) + THIN_SPACE, mathml)
     return nh3.clean(mathml, tags=MATHML_TAGS, attributes=MATHML_ATTRIBUTES, link_rel=None)
 
 

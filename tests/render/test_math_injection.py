@@ -40,7 +40,7 @@ HOSTILE = [
     r"x \right)",
 ]
 HTML_AROUND_MATH = {"p", "code", "div", "span", "em", "strong"}
-ALLOWED_ATTRIBUTES = set().union(*MATHML_ATTRIBUTES.values()) | {"class"}
+ALLOWED_ATTRIBUTES = set().union(*MATHML_ATTRIBUTES.values()) | {"class", "tabindex"}
 
 
 class Tags(HTMLParser):
@@ -126,3 +126,10 @@ def test_display_sums_and_products_put_limits_above_and_below() -> None:
     assert display.count('stretchy="true"') == 2  # \left| ... \right| stretch
     inline = to_mathml(r"\sum_{i=1}^{D} x_i")
     assert "<msubsup><mo>∑</mo>" in inline  # inline: limits beside, as a book sets them
+
+
+def test_function_names_take_a_thin_space_unless_parentheses_follow() -> None:
+    spaced = to_mathml(r"\log p(x) + \exp z")
+    assert spaced.count('<mi>log</mi><mspace width="0.1667em"></mspace>') == 1
+    assert '<mi>exp</mi><mspace width="0.1667em"></mspace>' in spaced
+    assert "<mi>log</mi><mo" in to_mathml(r"\log(x)")
