@@ -32,7 +32,10 @@ FLAGS = [
 ]  # fmt: skip
 WIDTHS = (1280, 390)
 BLOCKING = {"serious", "critical"}
-RAW_TEX = re.compile(r"\^\{|_\{|\\frac|\\[A-Za-z]{2,}\{")
+# TeX source in what a reader sees, including text the scripts write (the demo's readout).
+RAW_TEX = re.compile(
+    r"\^\{|_\{|\\frac|\\[A-Za-z]{2,}\{|(?<![A-Za-z0-9_])[A-Za-z]_[A-Za-z0-9](?![A-Za-z0-9_])"
+)
 
 
 @dataclass(frozen=True)
