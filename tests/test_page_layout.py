@@ -246,3 +246,15 @@ def test_no_page_weighs_over_300_kb_before_images(
                         asset_sizes[asset] += wire_size(font)
             total += asset_sizes[asset]
         assert total < PAGE_BUDGET, (path, total)
+
+
+def test_the_math_font_is_served_from_static_with_its_licence(client: TestClient) -> None:
+    css = client.get("/static/site.css").text
+    fonts = re.findall(r'url\("(/static/fonts/[^"]+\.woff2)"\)', css)
+    assert fonts and re.search(r'math\s*\{[^}]*font-family:\s*"Latin Modern Math"', css)
+    for font in fonts:
+        response = client.get(font)
+        assert response.status_code == 200
+        assert response.content[:4] == b"wOF2"
+    licence = client.get("/static/fonts/GUST-FONT-LICENSE.txt")
+    assert licence.status_code == 200 and "GUST Font License" in licence.text
