@@ -7,6 +7,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 import pytest
+from fastapi.testclient import TestClient
 
 from server.render.markdown import render_inline, render_learner_markdown, render_markdown
 from server.render.math import (
@@ -133,3 +134,15 @@ def test_function_names_take_a_thin_space_unless_parentheses_follow() -> None:
     assert spaced.count('<mi>log</mi><mspace width="0.1667em"></mspace>') == 1
     assert '<mi>exp</mi><mspace width="0.1667em"></mspace>' in spaced
     assert "<mi>log</mi><mo" in to_mathml(r"\log(x)")
+
+
+def test_hostile_math_in_a_note_over_http_is_inert(client: TestClient) -> None:
+    """Through the API: every hostile input saves (no 500) and its rendering is inert."""
+    version = None
+    for latex in [*HOSTILE, "{" * 4_000, "x^" * 2_500]:
+        body = {"text": f"my note ${latex}$ and\n\n$$\n{latex}\n$$\n", "version": version}
+        response = client.put("/api/notes/concept:demo-context/alpha", json=body)
+        assert response.status_code == 200, (latex[:40], response.text[:200])
+        note = response.json()
+        version = note["version"]
+        assert_inert(note["text_html"])
