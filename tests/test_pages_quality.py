@@ -154,6 +154,28 @@ def overflow(page: Any) -> list[str]:
     ) or []
 
 
+def keyboard_focus(page: Any, stops: int = 6) -> list[str]:
+    """Tab through the first few stops: each lands on an element that shows an outline."""
+    page.evaluate("() => window.scrollTo(0, 0)")
+    unseen = []
+    for _ in range(stops):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            """() => {
+              const e = document.activeElement;
+              if (!e || e === document.body) return null;
+              const style = getComputedStyle(e);
+              return {tag: e.tagName.toLowerCase(), text: (e.textContent || '').slice(0, 30),
+                      outline: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0};
+            }"""
+        )
+        if focused is None:
+            break
+        if not focused["outline"]:
+            unseen.append(f"{focused['tag']} {focused['text']!r}")
+    return unseen
+
+
 @pytest.mark.parametrize("target", PAGES, ids=lambda p: p.name)
 def test_page_in_the_browser(browser: Any, site: str, screenshots: Path, target: SitePage) -> None:
     for width in WIDTHS:
@@ -187,6 +209,7 @@ def test_page_in_the_browser(browser: Any, site: str, screenshots: Path, target:
                 )
                 assert loaded, "the math font did not load"
             if width == WIDTHS[0]:
+                assert keyboard_focus(page) == [], "focus not visible"
                 results = axe_playwright.Axe().run(page)
                 blocking = [
                     f"{v['id']} ({v['impact']}): {v['help']} — "
