@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 
 from server.config import Settings
 from server.errors import Busy, Moved, ReadingRoomError, error_responses
@@ -132,9 +133,11 @@ def create_app(settings: Settings | None = None, runner: WitnessRunner | None = 
         redoc_url=None,
     )
     app.state.settings = settings
-    # The last added runs first: headers on every answer, then Host, admission, body, and
+    # The last added runs first: headers on every answer, then Host, admission, body; pages,
+    # JSON and CSS are gzipped for clients that accept it (with Vary: Accept-Encoding); and
     # innermost the cached pages, answered without routing.
     app.add_middleware(CachedAnswers)
+    app.add_middleware(GZipMiddleware, minimum_size=settings.compress_min_bytes, compresslevel=6)
     app.add_middleware(BodyLimit, timeout_s=settings.body_timeout_s)
     app.add_middleware(
         ConcurrencyLimit,

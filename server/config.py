@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     header_timeout_s: float = Field(default=10.0, gt=0)
     body_timeout_s: float = Field(default=30.0, gt=0)
     keep_alive_timeout_s: int = Field(default=5, ge=1)
+    # Answers smaller than this are sent uncompressed (gzip would not pay for its header).
+    compress_min_bytes: int = Field(default=1024, ge=0)
     # Host names accepted besides localhost, 127.0.0.1 and [::1] (comma-separated).
     allowed_hosts: str = ""
     # Team mode behind a proxy that terminates TLS: the server itself speaks plain HTTP.

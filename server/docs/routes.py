@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import html
+from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from server.errors import NotFound
 
@@ -66,8 +67,22 @@ def redoc(request: Request) -> HTMLResponse:
     )
 
 
-@router.get("/docs/assets/{name}")
-def asset(name: str) -> FileResponse:
+# ReDoc's sidebar shows a logo from its CDN: the bundle we serve points it at our own icon.
+REDOC_CDN_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+
+@lru_cache(maxsize=1)
+def redoc_bundle() -> bytes:
+    bundle = (files("fastapi_offline") / "static" / "redoc.standalone.js").read_bytes()
+    return bundle.replace(REDOC_CDN_LOGO, b"/docs/assets/favicon.png")
+
+
+@router.get("/docs/assets/{name}", response_model=None)
+def asset(name: str) -> FileResponse | Response:
+    if name == "redoc.standalone.js":
+        response: FileResponse | Response = Response(redoc_bundle(), media_type="text/javascript")
+        response.headers["Cache-Control"] = "public, max-age=86400"
+        return response
     if name in OURS:
         path, media_type = ASSETS / name, OURS[name]
     elif name in BUNDLED:

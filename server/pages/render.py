@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from server.keys import anchor_for
 from server.render.markdown import (
     highlight_code,
     render_authored,
@@ -37,8 +38,16 @@ def environment() -> Environment:
     env.filters["inline"] = lambda text: Markup(render_inline(text or ""))
     env.filters["mathml"] = lambda latex: Markup(_mathml(latex, display=False))
     env.filters["mathml_block"] = lambda latex: Markup(_mathml(latex, display=True))
+    env.filters["plain"] = plain_text
+    env.filters["anchor"] = anchor_for
     env.filters["highlight"] = lambda code, lang="python": Markup(highlight_code(code, lang))
     return env
+
+
+def plain_text(text: str) -> str:
+    """Text for places that cannot hold markup (an ``<option>``): inline math is reduced to
+    the characters of its MathML, so no TeX source shows."""
+    return str(Markup(render_inline(text or "")).striptags())
 
 
 def _mathml(latex: str, display: bool) -> str:

@@ -18,6 +18,7 @@ from server.models import STANCES
 from server.pagecache import PageCache
 from server.pages import library, notes, reviews
 from server.pages.cite import cite_block
+from server.pages.learning_map import learning_map
 from server.pages.render import page_response, render_concept_sections, render_page
 from server.pages.viewer import can_review, viewer
 from server.render.markdown import pygments_css
@@ -51,6 +52,7 @@ def concept_html(request: Request, context: str, slug: str) -> tuple[bytes, str]
             "page": page,
             "sections": render_concept_sections(page),
             "title": page["title"],
+            "learning_map": learning_map(page["links"]),
             "marks": marks(session, learner, page["key"]),
             "cite": cite_block(request, page),
             "person": person,

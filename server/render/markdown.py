@@ -24,6 +24,8 @@ from server.render.math import LatexError, to_mathml
 
 SAFE_SCHEMES = ("http:", "https:", "mailto:")
 WITNESS_ID = re.compile(r"\bwitness=([a-z0-9-]+)")
+SCROLLS_CODE = '<div class="highlight" tabindex="0">'
+SCROLLS_MATH = '<div class="math-display" tabindex="0">'
 PLACEMENT = re.compile(r"^\{\{\s*(equation|demo)\s+([a-z0-9-]+)\s*\}\}$")
 # Authored text is rendered once per content change: pages are rebuilt on every review or run,
 # but their Markdown and code only change with the content.
@@ -48,7 +50,9 @@ def highlight_code(code: str, language: str) -> str:
         lexer = get_lexer_by_name(language or "text")
     except ClassNotFound:
         lexer = get_lexer_by_name("text")
-    return str(highlight(code, lexer, HtmlFormatter(cssclass="highlight", wrapcode=True)))
+    html_code = str(highlight(code, lexer, HtmlFormatter(cssclass="highlight", wrapcode=True)))
+    # A block that may scroll sideways takes keyboard focus, so arrow keys can scroll it.
+    return html_code.replace('<div class="highlight">', SCROLLS_CODE, 1)
 
 
 def _math(display: bool) -> Callable[..., str]:
@@ -60,7 +64,7 @@ def _math(display: bool) -> Callable[..., str]:
             mathml = to_mathml(latex.strip(), display)
         except LatexError:
             return f'<code class="math-error">{html.escape(latex)}</code>'
-        return f'<div class="math-display">{mathml}</div>' if display else mathml
+        return f"{SCROLLS_MATH}{mathml}</div>" if display else mathml
 
     return render
 
@@ -240,5 +244,5 @@ def render_section(
 
 
 def pygments_css() -> str:
-    style: Any = HtmlFormatter(style="friendly").get_style_defs(".highlight")  # type: ignore[no-untyped-call]
+    style: Any = HtmlFormatter(style="default").get_style_defs(".highlight")  # type: ignore[no-untyped-call]
     return str(style)

@@ -75,6 +75,25 @@ MATHML_ATTRIBUTES = {
         "rowlines",
     },
 }
+# Bounded work: longer or deeper LaTeX is refused before the converter sees it.
+MAX_LATEX_CHARS = 5000
+MAX_GROUP_DEPTH = 64
+# Macro definitions (unbounded expansion) and commands that would carry links, styles or
+# raw characters: refused outright rather than trusted to the sanitiser.
+REFUSED_COMMANDS = frozenset(
+    {
+        "def", "gdef", "edef", "xdef", "let", "newcommand", "renewcommand",
+        "providecommand", "DeclareMathOperator", "href", "url", "style", "class", "cssId",
+        "unicode", "require", "html", "input", "include", "csname",
+    }
+)  # fmt: skip
+# A function name is followed by a thin space, as TeX sets it, unless an argument in
+# parentheses follows at once (latex2mathml leaves the space out).
+_FUNCTION_NAME = re.compile(
+    r"(<mi>(?:log|ln|exp|det|sin|cos|tan|sinh|cosh|tanh|arg|max|min|sup|inf|lim|dim|ker|"
+    r"tr|Pr|deg)</mi>)(?!<mo[^>]*>(?:\(|&#x0*28;))"
+)
+THIN_SPACE = '<mspace width="0.1667em"></mspace>'
 _UNKNOWN_COMMAND = re.compile(r">(\\[A-Za-z]+)<")
 _COMMAND = re.compile(r"\\([A-Za-z]+|.)")
 
@@ -84,6 +103,8 @@ class LatexError(ValueError):
 
 
 def _check_groups(latex: str) -> None:
+    if len(latex) > MAX_LATEX_CHARS:
+        raise LatexError(f"LaTeX longer than {MAX_LATEX_CHARS} characters")
     depth = 0
     lefts = 0
     position = 0
@@ -92,8 +113,12 @@ def _check_groups(latex: str) -> None:
         if char == "\\":
             match = _COMMAND.match(latex, position)
             name = match.group(1) if match else ""
+            if name in REFUSED_COMMANDS:
+                raise LatexError(f"\\{name} is not allowed in math")
             if name == "left":
                 lefts += 1
+                if depth + lefts > MAX_GROUP_DEPTH:
+                    raise LatexError(f"LaTeX nested deeper than {MAX_GROUP_DEPTH} groups")
             elif name == "right":
                 lefts -= 1
                 if lefts < 0:
@@ -102,6 +127,8 @@ def _check_groups(latex: str) -> None:
             continue
         if char == "{":
             depth += 1
+            if depth + lefts > MAX_GROUP_DEPTH:
+                raise LatexError(f"LaTeX nested deeper than {MAX_GROUP_DEPTH} groups")
         elif char == "}":
             depth -= 1
             if depth < 0:
@@ -125,6 +152,7 @@ def to_mathml(latex: str, display: bool = False) -> str:
     unknown = _UNKNOWN_COMMAND.search(mathml)
     if unknown:
         raise LatexError(f"unknown LaTeX command {unknown.group(1)}")
+    mathml = _FUNCTION_NAME.sub(lambda m: m.group(1) + THIN_SPACE, mathml)
     return nh3.clean(mathml, tags=MATHML_TAGS, attributes=MATHML_ATTRIBUTES, link_rel=None)
 
 

@@ -350,9 +350,14 @@ class FlowDemo {
     const base = s.base_log_density[j][i];
     const volume = s.log_volume[j][i];
     const sum = s.log_density[j][i];
-    this.readout.textContent = `At x = (${s.grid.x[i].toFixed(2)}, ${s.grid.y[j].toFixed(2)}): ` +
-      `base log-density log p_Z(f⁻¹(x)) = ${fmt(base)}, log-volume correction ` +
-      `log|det ∂f⁻¹/∂x| = ${fmt(volume)}, sum log p(x) = ${fmt(sum)}`;
+    const z = document.createElement("sub");
+    z.textContent = "Z";
+    this.readout.replaceChildren(
+      `At x = (${s.grid.x[i].toFixed(2)}, ${s.grid.y[j].toFixed(2)}): base log-density log p`,
+      z,
+      `(f⁻¹(x)) = ${fmt(base)}, log-volume correction ` +
+        `log|det ∂f⁻¹/∂x| = ${fmt(volume)}, sum log p(x) = ${fmt(sum)}`,
+    );
   }
 }
 

@@ -41,7 +41,7 @@ def test_safe_links_survive_with_rel() -> None:
 def test_math_becomes_mathml_and_code_is_highlighted() -> None:
     html = render_markdown("Let $x = Az + b$.\n\n$$\\det A$$\n\n```python\nprint(1)\n```\n")
     assert html.count("<math") == 2 and 'display="block"' in html
-    assert '<div class="highlight">' in html
+    assert '<div class="highlight" tabindex="0">' in html
 
 
 @pytest.mark.parametrize(
