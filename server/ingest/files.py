@@ -74,7 +74,7 @@ def concept_paths(root: Path, shown_root: str, problems: Problems) -> list[Path]
         for entry in _entries(Path(context.path)):
             if entry.name.endswith(".md"):
                 paths.append(Path(entry.path))
-    return sorted(paths)
+    return paths  # sorted already: contexts in name order, each context's files in name order
 
 
 def symlink_problem(path: Path | os.DirEntry[str], root: Path) -> str:
