@@ -1,6 +1,6 @@
 """Ingest at 100, 1,000 and 10,000 generated concepts: full, unchanged and one-changed.
 
-    python bench/ingest_scale.py [--sizes 100,1000,10000] [--database URL]
+    python bench/ingest_scale.py [--sizes 100,1000,10000] [--database POSTGRESQL_ADMIN_URL]
 
 Each size runs in a fresh process, so its peak RSS is that of one full ingest followed by
 the re-ingests. Concepts form one prerequisite chain as deep as the store (each page needs
@@ -17,6 +17,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,10 +156,9 @@ def measure(concepts: int, database: str | None) -> dict[str, float]:
     from server.db import make_engine, unit_of_work
     from server.ingest.service import ingest
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, scratch_database(database, tmp) as url:
         root = Path(tmp) / "content"
         generate(root, concepts)
-        url = database or f"sqlite:///{tmp}/bench.db"
         engine = make_engine(url)
         migrations.upgrade(engine)
 
@@ -185,10 +187,35 @@ def measure(concepts: int, database: str | None) -> dict[str, float]:
     }
 
 
+@contextmanager
+def scratch_database(admin_url: str | None, tmp: str) -> Iterator[str]:
+    """A fresh SQLite file, or a scratch PostgreSQL database made and dropped on ``admin_url``."""
+    if admin_url is None:
+        yield f"sqlite:///{tmp}/bench.db"
+        return
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from server.db import make_engine, normalise_url
+
+    name = f"readingroom_ingest_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(normalise_url(admin_url)).set(database=name).render_as_string(False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="100,1000,10000")
-    parser.add_argument("--database", default=None, help="PostgreSQL URL (default: SQLite)")
+    parser.add_argument(
+        "--database", default=None, help="admin URL of a PostgreSQL server (default: SQLite)"
+    )
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
