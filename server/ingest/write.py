@@ -305,13 +305,18 @@ def update_registry(
     ``scope`` is None, else those of the keys in ``scope`` and any others it read (keys
     outside both are known to be active already). Only entries that change are written.
     """
-    wanted: dict[str, Registered] = {key: Registered("active", None, None) for key in active}
+    defined = set(active)
+    # keys outside the scope and the registry read are active already: they are left alone
+    keys = defined if scope is None else (scope | registry.keys()) & defined
+    wanted: dict[str, Registered] = {key: Registered("active", None, None) for key in keys}
     for old, new in aliases.items():
         wanted[old] = Registered("alias", new, None)
     for key, reason in tombstones.items():
         wanted[key] = Registered("tombstone", None, reason)
     vanished = [
-        key for key, row in registry.items() if row.status == "active" and key not in wanted
+        key
+        for key, row in registry.items()
+        if row.status == "active" and key not in wanted and key not in defined
     ]
     for key in vanished:
         wanted[key] = Registered("tombstone", None, "removed from content")
@@ -319,8 +324,6 @@ def update_registry(
     added: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
     for key, entry in wanted.items():
-        if scope is not None and key not in scope and key not in registry:
-            continue  # defined by a file this ingest did not touch: active already
         known = registry.get(key)
         if known == entry:
             continue
