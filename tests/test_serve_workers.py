@@ -157,15 +157,20 @@ def check_two_workers(tmp_path: Path, database_url: str) -> None:
         assert health["revision"] == 1  # one ingest, made by the parent before the workers
 
         # a kept-alive connection: the accepted socket has Nagle's algorithm off
-        client = socket.create_connection(("127.0.0.1", port), timeout=10)
-        with client:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
             for _ in range(2):
-                client.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-                assert client.recv(65536).startswith(b"HTTP/1.1 200")
-            server_side = accepted_socket([first, second], client)
+                connection.request("GET", "/api/health")
+                response = connection.getresponse()
+                response.read()
+                assert response.status == 200 and not response.will_close
+            assert connection.sock is not None
+            server_side = accepted_socket([first, second], connection.sock)
             with server_side:
                 nodelay = server_side.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
-            assert nodelay == 1
+        finally:
+            connection.close()
+        assert nodelay == 1
     output = log.read_text()
     assert "Traceback" not in output and "locked" not in output, output
     engine = make_engine(database_url)
