@@ -54,13 +54,15 @@ def prepare_store(settings: Settings) -> Any:
     from server import migrations
     from server.db import make_engine, unit_of_work
     from server.ingest.service import ingest
+    from server.startlock import startup_lock
 
     engine = make_engine(settings.database_url, connections=pool_connections(settings))
-    migrations.ensure_current(engine)
-    if settings.ingest_on_start and settings.content_dir.is_dir():
-        with unit_of_work(engine) as session:
-            report = ingest(session, settings.content_dir)
-        log.info("content: %s", report.summary())
+    with startup_lock(engine):  # other processes starting on this store wait here
+        migrations.ensure_current(engine)
+        if settings.ingest_on_start and settings.content_dir.is_dir():
+            with unit_of_work(engine) as session:
+                report = ingest(session, settings.content_dir)
+            log.info("content: %s", report.summary())
     return engine
 
 

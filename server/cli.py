@@ -100,14 +100,35 @@ def main() -> None:
     type=click.Path(path_type=Path),
     help="Content tree to ingest on start (default: the bundled content/).",
 )
+@click.option(
+    "--workers",
+    default=1,
+    type=click.IntRange(min=1),
+    help="Server processes sharing the port (default 1); the store is prepared once first.",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    "access_log",
+    default=None,
+    help="Log a line per request (default: off, or READINGROOM_ACCESS_LOG).",
+)
 @database_option
-def serve(host: str | None, port: int | None, content: Path | None, database: str | None) -> None:
+def serve(
+    host: str | None,
+    port: int | None,
+    content: Path | None,
+    workers: int,
+    access_log: bool | None,
+    database: str | None,
+) -> None:
     """Migrate the database, ingest the content and serve the API and pages."""
     from server import serving
     from server.app import create_app, prepare_store
     from server.hosts import exposure_warnings, is_loopback_bind
 
-    settings = settings_for(database, host=host, port=port, content_dir=content)
+    settings = settings_for(
+        database, host=host, port=port, content_dir=content, access_log=access_log
+    )
     if settings.mode == "local" and not is_loopback_bind(settings.host):
         fail(
             f"local mode has no login: serving on {settings.host} would let anyone who can reach "
@@ -118,6 +139,11 @@ def serve(host: str | None, port: int | None, content: Path | None, database: st
         click.echo(f"warning: {warning}", err=True)
     # migrate and ingest before serving: broken content prints its problems and exits 1
     prepare_store(settings).dispose()
+    if workers > 1:
+        from server.workers import run_workers
+
+        run_workers(settings, workers)
+        return
     app = create_app(settings.model_copy(update={"ingest_on_start": False}))
     serving.run(app, settings)
 

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     keep_alive_timeout_s: int = Field(default=5, ge=1)
     # Answers smaller than this are sent uncompressed (gzip would not pay for its header).
     compress_min_bytes: int = Field(default=1024, ge=0)
+    # One log line per request costs a write on the hot path: off unless asked for.
+    access_log: bool = False
     # Host names accepted besides localhost, 127.0.0.1 and [::1] (comma-separated).
     allowed_hosts: str = ""
     # Team mode behind a proxy that terminates TLS: the server itself speaks plain HTTP.

@@ -88,6 +88,7 @@ def run(app: Any, settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         log_level="info",
+        access_log=settings.access_log,
         http=protocol_for(settings),
         timeout_keep_alive=settings.keep_alive_timeout_s,
         backlog=4096,

@@ -23,7 +23,7 @@ MAX_FILE_BYTES = 512 * 1024
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
-def read_content_file(path: Path, shown: str, root: Path, problems: Problems) -> str | None:
+def read_content_file(path: Path | str, shown: str, root: Path, problems: Problems) -> str | None:
     """The text of one content file, or None after adding the problem that stops it."""
     try:
         fd = os.open(path, _OPEN_FLAGS)
@@ -57,13 +57,14 @@ def read_content_file(path: Path, shown: str, root: Path, problems: Problems) ->
         return None
 
 
-def concept_paths(root: Path, shown_root: str, problems: Problems) -> list[Path]:
-    """``<context>/<slug>.md`` paths of the tree, sorted, without following any symlink.
+def concept_paths(root: Path, shown_root: str, problems: Problems) -> list[tuple[str, str, str]]:
+    """``(path, context, file name)`` of each ``<context>/<slug>.md``, sorted, no symlink followed.
 
     A context directory or a ``.md`` file that is a symlink is a problem; other entries
-    (a README at the top, notes without ``.md``) are not content and are left alone.
+    (a README at the top, notes without ``.md``) are not content and are left alone. Paths are
+    plain strings: a large tree has thousands, and ``Path`` objects cost more than the reads.
     """
-    paths: list[Path] = []
+    paths: list[tuple[str, str, str]] = []
     for context in _entries(root):
         if context.is_symlink():
             if Path(context.path).is_dir():  # would have been read as a context
@@ -73,11 +74,11 @@ def concept_paths(root: Path, shown_root: str, problems: Problems) -> list[Path]
             continue
         for entry in _entries(Path(context.path)):
             if entry.name.endswith(".md"):
-                paths.append(Path(entry.path))
-    return sorted(paths)
+                paths.append((entry.path, context.name, entry.name))
+    return paths  # sorted already: contexts in name order, each context's files in name order
 
 
-def symlink_problem(path: Path | os.DirEntry[str], root: Path) -> str:
+def symlink_problem(path: Path | str | os.DirEntry[str], root: Path) -> str:
     target = Path(os.path.realpath(path))
     if target.is_relative_to(root.resolve()):
         return "is a symlink (within the content tree); symlinks are not followed"

@@ -5,15 +5,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import text
-from sqlmodel import Session, select
+from sqlalchemy import delete, insert, or_, select, text
+from sqlmodel import Session
 
-from server.ingest.parse import ParsedConcept, parse_concept_file
+from server.ingest.parse import parse_concept_file
 from server.ingest.problems import Problems
-from server.ingest.tree import SLUG, read_tree
+from server.ingest.tree import SLUG, ContentTree, read_tree
 from server.ingest.validate import FileManifest, Registered, validate_tree
 from server.ingest.write import (
+    RowWriter,
     delete_concepts,
     known_review_fingerprints,
     update_registry,
@@ -28,6 +30,7 @@ from server.search.index import refresh as refresh_search_index
 from server.store import bump_revision
 
 META_RECORD = "<meta>"
+VALID_SLUG = re.compile(SLUG)
 INGEST_LOCK = 0x5245_4144  # "READ": the advisory lock key that serialises ingests
 
 
@@ -53,7 +56,10 @@ def ingest(session: Session, root: Path, *, force: bool = False) -> IngestReport
     """Validate ``root`` and write it; raises ContentError listing every problem found.
 
     Unchanged files (same content hash as last time) are not parsed again: their recorded
-    manifests take part in the cross-file checks. Nothing is committed here.
+    manifests take part in the cross-file checks. A changed file is written as soon as it is
+    parsed, in bulk and inside the caller's transaction, so a large store never sits in memory
+    whole; any problem, found then or in the checks across files, raises and the caller rolls
+    everything back. Nothing is committed here, and nothing is written when nothing changed.
     """
     serialise_writers(session)
     problems = Problems()
@@ -61,76 +67,185 @@ def ingest(session: Session, root: Path, *, force: bool = False) -> IngestReport
         problems.add(str(root), 1, "content directory does not exist")
         problems.raise_if_any()
     tree = read_tree(root, problems)
-    records = {row.path: row for row in session.exec(select(IngestedFile))}
+    if not force and not problems.items and tree_unchanged(session, tree):
+        # the stored tree passed every check when it was written and nothing it depends on
+        # has changed since (only ingest writes the registry): the same checks would pass
+        ensure_built(session)
+        return IngestReport(files=len(tree.concept_files), unchanged=len(tree.concept_files))
+    records = stored_records(session)
     meta = records.get(META_RECORD)
-    meta_changed = force or meta is None or meta.content_hash != tree.meta_digest
+    meta_changed = force or meta is None or meta[0] != tree.meta_digest
+    if meta_changed and not problems.items:
+        write_contexts(session, {slug: title for slug, (title, _) in tree.contexts.items()})
+        write_sources(session, [spec for spec, _ in tree.sources])
+        session.flush()  # the bulk inserts below bypass the ORM and need these rows first
 
     report = IngestReport(files=len(tree.concept_files))
-    parsed: list[ParsedConcept] = []
+    writer = RowWriter(session)
+    doomed = bool(problems.items)  # once any problem is known, nothing more is written
+    reviews_seen: set[str] | None = None
+    written: dict[str, tuple[str, dict[str, Any]]] = {}  # path -> (hash, manifest)
     manifests: list[FileManifest] = []
-    for file in tree.concept_files:
+    for position, file in enumerate(tree.concept_files):
         if file.context not in tree.contexts:
             problems.add(file.display, 1, f"unknown context '{file.context}' (see contexts.yaml)")
             continue
-        if not re.match(SLUG, file.slug):
+        if not VALID_SLUG.match(file.slug):
             problems.add(file.display, 1, f"file name '{file.slug}' is not a valid slug")
             continue
+        key = concept_key(file.context, file.slug)
         if not file.readable:  # its problem is recorded; links to it are not dangling
-            key = concept_key(file.context, file.slug)
             manifests.append(FileManifest(file.display, placeholder_manifest(key)))
             continue
         record = records.get(file.relative)
-        if not force and record is not None and record.content_hash == file.digest:
-            manifests.append(FileManifest(file.display, record.manifest))
+        if not force and record is not None and record[0] == file.digest:
+            manifests.append(FileManifest(file.display, record[1]))
             report.unchanged += 1
             continue
         result = parse_concept_file(file.display, file.context, file.slug, file.text, problems)
-        if result is not None:
-            parsed.append(result)
-            manifests.append(FileManifest(file.display, result.manifest))
-        else:  # still known to exist, so links to it do not cascade into more problems
-            key = concept_key(file.context, file.slug)
+        file.text = ""  # parsed: the text is not needed again
+        if result is None:  # still known to exist, so links to it do not cascade into more
             manifests.append(FileManifest(file.display, placeholder_manifest(key)))
+            continue
+        manifests.append(FileManifest(file.display, result.manifest))
+        report.parsed += 1
+        doomed = doomed or bool(problems.items or result.manifest["duplicates"])
+        if doomed:  # nothing will be written; keep parsing only to report every problem
+            continue
+        if reviews_seen is None:
+            reviews_seen = reviews_recorded(session, tree, records, force)
+        if record is not None:
+            writer.replace(key)
+        write_concept(writer, result, position, reviews_seen)
+        written[file.relative] = (file.digest, result.manifest)
 
-    columns = select(ObjectKey.key, ObjectKey.status, ObjectKey.target, ObjectKey.reason)
-    registry = {key: Registered(*rest) for key, *rest in session.exec(columns)}
+    scope = None if force or not records else touched_keys(tree, manifests, records, written)
+    registry = stored_registry(session, scope)
     aliases = validate_tree(tree, manifests, registry, problems)
     problems.raise_if_any()
 
     present = {file.relative for file in tree.concept_files}
     removed = [path for path in records if path != META_RECORD and path not in present]
-    if not parsed and not removed and not meta_changed:
+    if not written and not removed and not meta_changed:
         ensure_built(session)
         return report
 
+    writer.flush()
+    delete_concepts(session, [concept_key(*p.removesuffix(".md").split("/", 1)) for p in removed])
     if meta_changed:
-        write_contexts(session, {slug: title for slug, (title, _) in tree.contexts.items()})
-        write_sources(session, [spec for spec, _ in tree.sources])
-    stale = [concept_key(*path.removesuffix(".md").split("/", 1)) for path in removed]
-    stale += [item.key for item in parsed if f"{item.context}/{item.slug}.md" in records]
-    delete_concepts(session, stale)
-    for path in removed:
-        session.delete(records[path])
-    files = {file.relative: (index, file.digest) for index, file in enumerate(tree.concept_files)}
-    reviews_seen = known_review_fingerprints(session)
-    written = [concept_key(item.context, item.slug) for item in parsed]
-    for item in parsed:
-        relative = f"{item.context}/{item.slug}.md"
-        position, content_hash = files[relative]
-        write_concept(session, item, position, reviews_seen)
-        _record(session, records, relative, content_hash).manifest = item.manifest
-    if meta_changed:
-        _record(session, records, META_RECORD, tree.meta_digest)
+        written[META_RECORD] = (tree.meta_digest, {})
+    write_records(session, written, removed)
 
     active = [key for item in manifests for key in item.manifest["defines"]]
     active += [source_key(spec.id) for spec, _ in tree.sources]
     tombstones = {spec.key: spec.reason for spec, _ in tree.tombstones}
-    report.tombstoned = update_registry(session, active, aliases, tombstones)
-    report.parsed, report.removed, report.changed = len(parsed), removed, True
-    refresh_search_index(session, sorted({*stale, *written}))
+    report.tombstoned = update_registry(session, registry, active, aliases, tombstones, scope=scope)
+    report.removed, report.changed = removed, True
+    changed = [concept_key(*path.removesuffix(".md").split("/", 1)) for path in removed]
+    changed += [
+        concept_key(*path.removesuffix(".md").split("/", 1)) for path in written
+        if path != META_RECORD
+    ]  # fmt: skip
+    refresh_search_index(session, sorted(set(changed)))
     bump_revision(session)
     session.flush()
     return report
+
+
+def reviews_recorded(
+    session: Session,
+    tree: ContentTree,
+    records: dict[str, tuple[str, dict[str, Any]]],
+    force: bool,
+) -> set[str]:
+    """Fingerprints of the content reviews already recorded that this ingest may meet again.
+
+    A few changed files read only their own concepts' reviews; many read them all at once.
+    """
+    changed = [
+        concept_key(file.context, file.slug)
+        for file in tree.concept_files
+        if force or records.get(file.relative, ("",))[0] != file.digest
+    ]
+    return known_review_fingerprints(session, None if len(changed) > 100 else changed)
+
+
+def tree_unchanged(session: Session, tree: ContentTree) -> bool:
+    """Every file and the small YAML files hash as recorded, and no recorded file is gone."""
+    table = IngestedFile.__table__  # type: ignore[attr-defined]
+    rows = session.execute(select(table.c.path, table.c.content_hash))
+    hashes: dict[str, str] = {path: content_hash for path, content_hash in rows}
+    if hashes.pop(META_RECORD, None) != tree.meta_digest or len(hashes) != len(tree.concept_files):
+        return False
+    return all(hashes.get(file.relative) == file.digest for file in tree.concept_files)
+
+
+def stored_records(session: Session) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Each ingested file's content hash and manifest, read without ORM objects."""
+    table = IngestedFile.__table__  # type: ignore[attr-defined]
+    rows = session.execute(select(table.c.path, table.c.content_hash, table.c.manifest))
+    return {path: (content_hash, manifest) for path, content_hash, manifest in rows}
+
+
+def touched_keys(
+    tree: ContentTree,
+    manifests: list[FileManifest],
+    records: dict[str, tuple[str, dict[str, Any]]],
+    written: dict[str, tuple[str, dict[str, Any]]],
+) -> set[str]:
+    """Keys whose registry entry this ingest may change.
+
+    Every key an unchanged file defines was made active when that file was last written, so
+    only the keys of written and removed files (before and after), aliases and tombstones
+    need their entries read; sources and keys that are not active are always read.
+    """
+    present = {file.relative for file in tree.concept_files}
+    keys: set[str] = set()
+    for path, (_, manifest) in records.items():
+        if path in written or (path != META_RECORD and path not in present):
+            keys.update(manifest.get("defines", {}))
+    for _, manifest in written.values():
+        keys.update(manifest["defines"])
+    for item in manifests:
+        keys.update(alias["from"] for alias in item.manifest["aliases"])
+    keys.update(spec.key for spec, _ in tree.tombstones)
+    return keys
+
+
+def stored_registry(session: Session, scope: set[str] | None) -> dict[str, Registered]:
+    """The store's key registry: whole when ``scope`` is None, else what can matter.
+
+    What can matter: every key that is not active (the reuse checks read those), every
+    source key, and the keys in ``scope``.
+    """
+    table = ObjectKey.__table__  # type: ignore[attr-defined]
+    columns = select(table.c.key, table.c.status, table.c.target, table.c.reason)
+    if scope is None:
+        return {key: Registered(*rest) for key, *rest in session.execute(columns)}
+    found = columns.where(or_(table.c.status != "active", table.c.kind == "source"))
+    registry = {key: Registered(*rest) for key, *rest in session.execute(found)}
+    wanted = sorted(scope - registry.keys())
+    for start in range(0, len(wanted), 500):
+        batch = columns.where(table.c.key.in_(wanted[start : start + 500]))
+        registry.update((key, Registered(*rest)) for key, *rest in session.execute(batch))
+    return registry
+
+
+def write_records(
+    session: Session, written: dict[str, tuple[str, dict[str, Any]]], removed: list[str]
+) -> None:
+    """Replace the ingest records of the files written and drop those of removed files."""
+    table = IngestedFile.__table__  # type: ignore[attr-defined]
+    paths = [*written, *removed]
+    for start in range(0, len(paths), 500):
+        session.execute(delete(table).where(table.c.path.in_(paths[start : start + 500])))
+    now = utcnow()
+    rows = [
+        {"path": path, "content_hash": content_hash, "manifest": manifest, "ingested_at": now}
+        for path, (content_hash, manifest) in written.items()
+    ]
+    for start in range(0, len(rows), 2000):
+        session.execute(insert(table), rows[start : start + 2000])
 
 
 def serialise_writers(session: Session) -> None:
@@ -154,13 +269,3 @@ def placeholder_manifest(key: str) -> dict[str, object]:
         "sources": empty,
         "exposed_by": empty,
     }
-
-
-def _record(
-    session: Session, records: dict[str, IngestedFile], path: str, content_hash: str
-) -> IngestedFile:
-    row = records.get(path) or IngestedFile(path=path, content_hash=content_hash)
-    row.content_hash, row.ingested_at = content_hash, utcnow()
-    records[path] = row
-    session.add(row)
-    return row

@@ -23,7 +23,7 @@ Model = TypeVar("Model", bound=BaseModel)
 
 @dataclass
 class ConceptFile:
-    path: Path
+    path: str
     relative: str  # "<context>/<slug>.md", the key of the file's ingest record
     display: str  # what messages print, e.g. "content/generative-models/normalizing-flows.md"
     context: str
@@ -94,9 +94,9 @@ def read_tree(root: Path, problems: Problems) -> ContentTree:
         required=False,
     )
     files = []
-    for path in concept_paths(root, shown, problems):
-        context, slug = path.parent.name, path.stem
-        relative = f"{context}/{path.name}"
+    for path, context, name in concept_paths(root, shown, problems):
+        slug = name.removesuffix(".md")
+        relative = f"{context}/{name}"
         text = read_content_file(path, f"{shown}/{relative}", root, problems)
         file = ConceptFile(
             path=path,

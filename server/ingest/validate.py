@@ -174,25 +174,33 @@ def _check_prerequisite_cycles(
                 target = aliases.get(link["to"], link["to"])
                 edges.setdefault(item.manifest["key"], []).append((target, item, link["line"]))
     # concept A has prerequisite B: edge A -> B. A cycle means no valid learning order.
-    state: dict[str, int] = {}  # 1 visiting, 2 done
-    stack: list[str] = []
+    # Depth-first with an explicit stack: a chain 10,000 deep must not hit the recursion limit.
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
     reported: set[frozenset[str]] = set()
-
-    def visit(node: str) -> None:
-        state[node] = 1
-        stack.append(node)
-        for target, item, line in edges.get(node, []):
+    for root in sorted(edges):
+        if root in state:
+            continue
+        path: list[str] = [root]
+        place: dict[str, int] = {root: 0}  # node -> its index in ``path``
+        todo = [iter(edges.get(root, []))]
+        state[root] = 1
+        while todo:
+            step = next(todo[-1], None)
+            if step is None:
+                node = path.pop()
+                del place[node]
+                state[node] = 2
+                todo.pop()
+                continue
+            target, item, line = step
             if state.get(target) == 1:
-                cycle = [*stack[stack.index(target) :], target]
+                cycle = [*path[place[target] :], target]
                 members = frozenset(cycle)
                 if members not in reported:
                     reported.add(members)
                     problems.add(item.display, line, "prerequisite cycle: " + " -> ".join(cycle))
-            elif state.get(target) is None:
-                visit(target)
-        stack.pop()
-        state[node] = 2
-
-    for node in sorted(edges):
-        if node not in state:
-            visit(node)
+            elif target not in state:
+                state[target] = 1
+                place[target] = len(path)
+                path.append(target)
+                todo.append(iter(edges.get(target, [])))
