@@ -6,8 +6,8 @@ claim's latest review is substantive. *Fully grounded* (``PrereqGraph.fully_grou
 the same for every prerequisite, transitively.
 
 Witness strength: ``weak_witnesses`` is the one place that asks whether a witness falls short
-of its strength target. Until the store keeps strength records, no witness is weak; when it
-does, that function reads them and everything derived here follows.
+of its strength target (``server.witnesses.strength``): a witness whose current strength
+record misses the target does not count, however its run went.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from server.models import SUBSTANTIVE_VERDICTS, Claim, ClaimReview, Witness, WitnessRun
 from server.witnesses.environment import cache_key
+from server.witnesses.strength import strength_states
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +47,17 @@ class Evidence:
 
 
 def weak_witnesses(session: Session, keys: list[str]) -> set[str]:
-    """The witnesses (of ``keys``) that miss their strength target: the strength hook.
-
-    No strength records exist yet, so none is weak."""
-    del session, keys
-    return set()
+    """The witnesses (of ``keys``) whose current strength record misses the target (weak, or
+    catching too few of their mutants). A witness never measured, or measured for other code
+    or checks (a stale record), is judged by its run alone."""
+    if not keys:
+        return set()
+    witnesses = session.exec(select(Witness).where(col(Witness.key).in_(keys))).all()
+    states = strength_states(session, witnesses)
+    return {
+        key for key, state in states.items()
+        if state is not None and not state["stale"] and not state["meets_target"]
+    }  # fmt: skip
 
 
 def latest_run_cache_keys(session: Session) -> dict[str, tuple[str, str]]:

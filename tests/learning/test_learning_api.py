@@ -238,3 +238,46 @@ def test_status_follows_a_witness_run_and_a_review(client: TestClient) -> None:
     assert grounding(alpha)["status"] == "ungrounded"
     beta = grounding("/api/concepts/demo-context/beta")
     assert beta["blocked_by"] == [ALPHA]
+
+
+def test_a_witness_below_its_strength_target_does_not_ground(client: TestClient) -> None:
+    """A passing run of a witness whose checks catch too few mutants is not evidence; a strength
+    record for other code (stale) leaves the run to decide."""
+    from datetime import date
+
+    from sqlmodel import select
+
+    from server.models import ClaimReview, Witness, WitnessRun, WitnessStrength
+    from server.store import bump_revision
+    from server.witnesses.cache import current_cache_key
+    from server.witnesses.strength import code_hash
+
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    alpha = "/api/concepts/demo-context/alpha"
+    with unit_of_work(engine) as session:
+        witness = session.exec(select(Witness).where(Witness.concept_key == ALPHA)).one()
+        session.add(WitnessRun(witness_key=witness.key, cache_key=current_cache_key(witness),
+                               status="passed"))  # fmt: skip
+        session.add(ClaimReview(claim_key="claim:demo-context/alpha/scaling-claim",
+                                verdict="supported", reviewer="r", reviewed_on=date(2026, 5, 1),
+                                summary="Checked.", origin="api"))  # fmt: skip
+        strength = WitnessStrength(witness_key=witness.key, code_hash="0" * 64, mutants=10,
+                                   caught=1, total=10, survivors=[])  # fmt: skip
+        session.add(strength)
+        bump_revision(session)
+    assert client.get(alpha).json()["grounding"]["status"] == "fully-grounded"  # stale record
+    with unit_of_work(engine) as session:
+        witness = session.exec(select(Witness).where(Witness.concept_key == ALPHA)).one()
+        row = session.exec(select(WitnessStrength)).one()
+        row.code_hash = code_hash(witness.code, witness.checks)
+        session.add(row)
+        bump_revision(session)
+    grounding = client.get(alpha).json()["grounding"]
+    assert grounding["status"] == "ungrounded"
+    assert grounding["evidence"]["witnesses_passing"] == 0
+    with unit_of_work(engine) as session:
+        row = session.exec(select(WitnessStrength)).one()
+        row.caught = 9
+        session.add(row)
+        bump_revision(session)
+    assert client.get(alpha).json()["grounding"]["status"] == "fully-grounded"
