@@ -25,6 +25,7 @@ from server.hosts import HostAllowList, allowed_hosts
 from server.limits import HEALTH_LANE, BodyLimit, ConcurrencyLimit
 from server.pagecache import PageCache, invalidate_on_commit
 from server.witnesses.background import start_background_check
+from server.witnesses.judge_pool import close_default_pool
 from server.witnesses.queue import RunQueue, WitnessRunner, default_workers
 
 log = logging.getLogger("readingroom")
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None, runner: WitnessRunner | None = 
             if checker is not None:
                 checker[1].set()
             await run_in_threadpool(runs.close)
+            await run_in_threadpool(close_default_pool)
             if checker is not None:
                 checker[0].join(timeout=30)
             stop_invalidating()

@@ -1,12 +1,13 @@
 """Run one witness confined and have it judged: ``run_in_sandbox`` and ``probe_confinement``.
 
-A run: start the judge (``checks.JudgeProcess``: its own process, which never runs witness
-code) when there are checks, claim an unprivileged uid (as root), write the code and a job
-file (the judge's requests: variables to hand back, points to evaluate functions at) to a
-fresh host directory, start bubblewrap (``bwrap.py`` has the exact command line) with a
-seccomp filter and a pipe for the harness's raw output, read stdout, stderr and that pipe,
-each capped, until the run ends or the wall clock runs out, then hand all of it, unparsed, to
-the judge, whose answer is the verdict. The launcher inside (``confine.py``) lowers the CPU,
+A run: take a judge (``checks.JudgeProcess``: its own process, which never runs witness
+code, judges this one run and exits; ``judge_pool`` starts them ahead) when there are
+checks, claim an unprivileged uid (as root), write the code and a job file (the judge's
+requests: variables to hand back, points to evaluate functions at) to a fresh host
+directory, start bubblewrap (``bwrap.py`` has the exact command line) with a seccomp filter
+and a pipe for the harness's raw output, read stdout, stderr and that pipe, each capped,
+until the run ends or the wall clock runs out, then hand all of it, unparsed, to the judge,
+whose answer is the verdict. The launcher inside (``confine.py``) lowers the CPU,
 address-space, thread, file-size, open-file and core limits and refuses ``execve`` before the
 harness runs; the run is one process, so those limits are the run's.
 
@@ -39,6 +40,7 @@ from server.witnesses import checks as checking
 from server.witnesses.checks import JudgeFailed, JudgeProcess, as_plain, judge_process
 from server.witnesses.judge import plan as plan_requests
 from server.witnesses.judge import raw_output_cap
+from server.witnesses.judge_pool import default_pool
 from server.witnesses.result import RunResult, RunStatus
 from server.witnesses.supervise import Outcome, supervise
 
@@ -234,12 +236,14 @@ def _rlimits(limits: SandboxLimits, timeout_s: float) -> dict[str, list[int]]:
 
 @contextlib.contextmanager
 def _judge_for(checks: list[Check], limits: SandboxLimits) -> Iterator[JudgeProcess | None]:
-    """A judge started now (its imports overlap the run) when there is something to judge."""
+    """A judge for this run alone when there is something to judge: one that the pool started
+    ahead (its imports done, or overlapping the run), or a fresh one."""
     if not checks:
         yield None
         return
+    wanted = (limits.judge_memory_bytes, limits.judge_timeout_s)
     try:
-        process = JudgeProcess(limits.judge_memory_bytes, limits.judge_timeout_s)
+        process = default_pool(wanted).take(*wanted)
     except OSError:
         yield None  # the verdict then tries once more, and says why if it cannot
         return
