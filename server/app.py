@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from server.config import Settings
 from server.errors import Busy, Moved, ReadingRoomError, error_responses
 from server.headers import SecurityHeaders
+from server.health import HealthMonitor
 from server.hosts import HostAllowList, allowed_hosts
 from server.limits import HEALTH_LANE, BodyLimit, ConcurrencyLimit
 from server.pagecache import PageCache, invalidate_on_commit
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None, runner: WitnessRunner | None = 
         app.state.engine = engine
         app.state.pages = PageCache(engine)
         app.state.sandbox = await run_in_threadpool(check_sandbox)
+        app.state.health = await run_in_threadpool(HealthMonitor(engine).start)
         runs = RunQueue(
             runner,
             workers=settings.witness_workers or None,
@@ -120,6 +122,7 @@ def create_app(settings: Settings | None = None, runner: WitnessRunner | None = 
             if checker is not None:
                 checker[0].join(timeout=30)
             stop_invalidating()
+            app.state.health.stop()
             engine.dispose()
 
     app = FastAPI(

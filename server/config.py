@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     header_timeout_s: float = Field(default=10.0, gt=0)
     body_timeout_s: float = Field(default=30.0, gt=0)
     keep_alive_timeout_s: int = Field(default=5, ge=1)
+    # The HTTP/1.1 parser `serve` uses; both keep the header deadline above.
+    http_parser: Literal["httptools", "h11"] = "httptools"
     # Host names accepted besides localhost, 127.0.0.1 and [::1] (comma-separated).
     allowed_hosts: str = ""
     # Team mode behind a proxy that terminates TLS: the server itself speaks plain HTTP.
