@@ -142,6 +142,15 @@ class JudgePool:
 
 _default_lock = threading.Lock()
 _default: JudgePool | None = None
+_default_pool_size: int | None = None  # None: default_size()
+
+
+def set_default_pool_size(size: int | None) -> None:
+    """How many judges the process's pool keeps waiting (0 for a one-run command: a judge
+    started ahead would only be killed at exit); applies to the pool made next."""
+    global _default_pool_size
+    close_default_pool()
+    _default_pool_size = size
 
 
 def default_pool(limits: Limits) -> JudgePool:
@@ -149,7 +158,7 @@ def default_pool(limits: Limits) -> JudgePool:
     global _default
     with _default_lock:
         if _default is None or _default.closed:
-            _default = JudgePool(limits)
+            _default = JudgePool(limits, size=_default_pool_size)
             atexit.register(_default.close)
         return _default
 

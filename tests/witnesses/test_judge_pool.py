@@ -151,3 +151,14 @@ def test_runs_take_judges_from_the_default_pool_and_shut_it_down(confined: None)
     assert gone_within(waiting)
     assert default_pool((limits.judge_memory_bytes, limits.judge_timeout_s)) is not pool
     close_default_pool()
+
+
+def test_a_pool_of_size_zero_keeps_no_judge_waiting() -> None:
+    pool = JudgePool(LIMITS, size=0)
+    try:
+        judge = pool.take(*LIMITS)  # started for the run that asks
+        assert judge.decide(CHECKS, 0, b"", RIGHT, None).status == "passed"
+        assert pool.fill(timeout_s=0.5)  # at once: there is nothing to wait for
+        assert pool.waiting() == [] and pool._filler is None  # nothing is started ahead
+    finally:
+        pool.close()
