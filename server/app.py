@@ -118,9 +118,9 @@ def create_app(settings: Settings | None = None, runner: WitnessRunner | None = 
             if checker is not None:
                 checker[1].set()
             await run_in_threadpool(runs.close)
-            await run_in_threadpool(close_default_pool)
             if checker is not None:
                 checker[0].join(timeout=30)
+            await run_in_threadpool(close_default_pool)  # no run is left to take a judge
             stop_invalidating()
             app.state.health.stop()
             engine.dispose()
