@@ -601,6 +601,10 @@ def main() -> int:
     import server.kernels.cost
     import server.witnesses.patterns  # noqa: F401
 
+    if len(sys.argv) > 1:  # the host's "ready" pipe: everything is imported, the run may come
+        ready = int(sys.argv[1])
+        os.write(ready, b"1")
+        os.close(ready)
     data = sys.stdin.buffer.read()
     if not data:  # the host went away (or shut its pool down) before there was a run
         return 0

@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -78,16 +79,19 @@ class JudgePool:
             return [judge.process.pid for judge in self._ready]
 
     def fill(self, timeout_s: float = 30.0) -> bool:
-        """Start the background filler if needed and wait until ``size`` judges wait."""
+        """Start the background filler if needed and wait until ``size`` judges wait, each
+        with its imports done."""
+        deadline = time.monotonic() + timeout_s
         with self._lock:
             self._ensure_filler()
             self._wanted.notify()
-            return (
-                self._wanted.wait_for(
-                    lambda: self._closed or len(self._ready) >= self.size, timeout_s
-                )
-                and not self._closed
+            started = self._wanted.wait_for(
+                lambda: self._closed or len(self._ready) >= self.size, timeout_s
             )
+            waiting = list(self._ready)
+        if not started or self._closed:
+            return False
+        return all(judge.ready(max(0.0, deadline - time.monotonic())) for judge in waiting)
 
     def close(self) -> None:
         """Stop refilling and kill every judge still waiting; the pool starts none again."""

@@ -162,3 +162,14 @@ def test_a_pool_of_size_zero_keeps_no_judge_waiting() -> None:
         assert pool.waiting() == [] and pool._filler is None  # nothing is started ahead
     finally:
         pool.close()
+
+
+def test_a_judge_says_when_its_imports_are_done(pool: JudgePool) -> None:
+    assert pool.fill()  # waits for the imports too
+    judge = pool.take(*LIMITS)
+    assert judge.ready()
+    assert judge.decide(CHECKS, 0, b"", RIGHT, None).status == "passed"
+    killed = JudgeProcess(*LIMITS)
+    os.killpg(killed.process.pid, signal.SIGKILL)
+    assert not killed.ready(timeout_s=30)  # it died before it was ready: never ready
+    killed.kill()
