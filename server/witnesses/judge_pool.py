@@ -7,7 +7,8 @@ takes one that is ready instead of starting it. Every property of a judge holds:
 own process, under its own limits (set when it starts, before it reads a byte), it never
 runs witness code, and it judges exactly one run: :meth:`JudgePool.take` hands each process
 out once and forgets it, and the process exits after its one answer. Taking one starts a
-replacement in the background. A judge that died while it waited (killed, or out of CPU) is
+replacement in the background, once the runs being judged are done (at once when no judge
+is left waiting). A judge that died while it waited (killed, or out of CPU) is
 dropped and replaced, never handed out. A judge whose host goes away sees the end of its
 stdin and exits, so none outlives the service.
 
@@ -53,6 +54,7 @@ class JudgePool:
         self._wanted = threading.Condition(self._lock)
         self._closed = False
         self._filler: threading.Thread | None = None
+        self._judging = 0  # judges handed out whose runs have not been released yet
 
     def take(self, memory_bytes: int, timeout_s: float) -> JudgeProcess:
         """A live judge with these limits, never handed out before; started now if none waits.
@@ -60,6 +62,8 @@ class JudgePool:
         Raises OSError when a judge cannot be started or limited (as ``JudgeProcess`` does).
         """
         if (memory_bytes, timeout_s) != self.limits:
+            with self._lock:
+                self._judging += 1  # released like any other
             return self._start(memory_bytes, timeout_s)  # other limits: not pooled
         taken: JudgeProcess | None = None
         with self._lock:
@@ -69,9 +73,23 @@ class JudgePool:
                     taken = candidate
                     break
                 candidate.kill()  # died while it waited: reap it, try the next
+            self._judging += 1
             self._ensure_filler()
             self._wanted.notify()
         return taken if taken is not None else self._start(memory_bytes, timeout_s)
+
+    def release(self) -> None:
+        """A run that took a judge has been judged: replacements may start now."""
+        with self._lock:
+            self._judging = max(0, self._judging - 1)
+            self._wanted.notify_all()
+
+    def _refill_now(self) -> bool:  # called with the lock held
+        """Whether to start a judge now: the pool is short and either no run is going on
+        or none is left waiting. A replacement would otherwise take the CPU from the runs
+        being judged; it starts once they are done."""
+        short = len(self._ready) < self.size
+        return short and (self._judging == 0 or not self._ready)
 
     def waiting(self) -> list[int]:
         """The pids of the judges that wait for a run now."""
@@ -124,7 +142,7 @@ class JudgePool:
                 for judge in [j for j in self._ready if j.process.poll() is not None]:
                     self._ready.remove(judge)
                     judge.kill()
-                while not self._closed and len(self._ready) >= self.size:
+                while not self._closed and not self._refill_now():
                     self._wanted.notify_all()  # fill() waits for this
                     self._wanted.wait(timeout=1.0)
                     for judge in [j for j in self._ready if j.process.poll() is not None]:

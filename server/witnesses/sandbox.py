@@ -259,15 +259,18 @@ def _judge_for(checks: list[Check], limits: SandboxLimits) -> Iterator[JudgeProc
         yield None
         return
     wanted = (limits.judge_memory_bytes, limits.judge_timeout_s)
+    pool = default_pool(wanted)
     try:
-        process = default_pool(wanted).take(*wanted)
+        process = pool.take(*wanted)
     except OSError:
+        pool.release()
         yield None  # the verdict then tries once more, and says why if it cannot
         return
     try:
         yield process
     finally:
         process.kill()
+        pool.release()
 
 
 def _run_confined(

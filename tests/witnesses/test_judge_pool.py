@@ -78,6 +78,8 @@ def test_a_judge_is_handed_out_once_and_judges_one_run(pool: JudgePool) -> None:
     assert first.process.pid not in pool.waiting() and second.process.pid not in pool.waiting()
     assert first.decide(CHECKS, 0, b"", RIGHT, None).status == "passed"
     assert second.decide(CHECKS, 0, b"", WRONG, None).status == "failed"
+    pool.release()
+    pool.release()
     assert first.process.poll() is not None and second.process.poll() is not None  # exited
     pool.fill()  # the pool refills with new processes, never the used ones
     assert not {first.process.pid, second.process.pid} & set(pool.waiting())
@@ -95,6 +97,7 @@ def test_a_judge_killed_while_it_waits_is_replaced(pool: JudgePool) -> None:
     judge = pool.take(*LIMITS)
     assert judge.process.pid not in killed
     assert judge.decide(CHECKS, 0, b"", RIGHT, None).status == "passed"
+    pool.release()
     assert pool.fill()
     assert not set(killed) & set(pool.waiting())
 
@@ -114,6 +117,7 @@ def test_other_limits_get_a_judge_of_their_own(pool: JudgePool) -> None:
 def test_a_closed_pool_leaves_no_process(pool: JudgePool, started: list[JudgeProcess]) -> None:
     assert pool.fill()
     taken = pool.take(*LIMITS)
+    pool.release()  # its run is judged: the replacement starts
     deadline = time.monotonic() + 30
     while len(started) < 3 and time.monotonic() < deadline:  # its replacement starts
         time.sleep(0.02)
@@ -173,3 +177,21 @@ def test_a_judge_says_when_its_imports_are_done(pool: JudgePool) -> None:
     os.killpg(killed.process.pid, signal.SIGKILL)
     assert not killed.ready(timeout_s=30)  # it died before it was ready: never ready
     killed.kill()
+
+
+def test_a_replacement_waits_until_the_run_is_judged(
+    pool: JudgePool, started: list[JudgeProcess]
+) -> None:
+    assert pool.fill()
+    judge = pool.take(*LIMITS)  # one judge still waits: no replacement during the run
+    assert len(started) == 2 and len(pool.waiting()) == 1
+    assert judge.decide(CHECKS, 0, b"", RIGHT, None).status == "passed"
+    pool.release()
+    assert pool.fill()  # now it is replaced
+    assert len(started) == 3 and len(pool.waiting()) == 2
+    pool.take(*LIMITS)
+    pool.take(*LIMITS)  # none left waiting: a replacement starts even while runs go on
+    deadline = time.monotonic() + 30
+    while not pool.waiting() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(pool.waiting()) == 1 and len(started) == 4
