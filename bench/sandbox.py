@@ -5,7 +5,10 @@
 1. One witness run in the sandbox (``run_in_sandbox``, wall time including the checks and
    the verdict) against a bare ``python -c "import numpy"`` with the service's interpreter:
    median of ``--runs`` each, interleaved. Aim: ratio <= 1.2 (DESIGN.md §12), issue 4 <= 1.5.
-   The same witness run with the sandbox switched off isolates what confinement costs.
+   Before each measurement the judge pool refills (untimed), as it does between runs on a
+   server that is not saturated; "judge started with the run" is the same witness with no
+   judge waiting (a saturated server, or the first run of a process). The same witness run
+   with the sandbox switched off isolates what confinement costs.
 2. ``readingroom check`` over a store of ``--witnesses`` witnesses (each page of a generated
    content tree has one): ``--jobs 1`` against ``--jobs N`` (default: cores), both forced.
 3. The cached re-check of the same store: ``readingroom check`` with every pass reused,
@@ -25,7 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from server.witnesses.sandbox import probe_confinement, run_in_sandbox
+from server.witnesses.judge_pool import default_pool, set_default_pool_size
+from server.witnesses.sandbox import SandboxLimits, probe_confinement, run_in_sandbox
 
 WITNESS = """
 import numpy as np
@@ -94,16 +98,34 @@ def unconfined_witness() -> None:
     assert result.status == "passed", result
 
 
+def judges_waiting() -> None:
+    """Let the judge pool refill (untimed): no measurement overlaps a judge's start-up."""
+    limits = SandboxLimits()
+    default_pool((limits.judge_memory_bytes, limits.judge_timeout_s)).fill()
+
+
+def fresh_judge_witness() -> None:
+    """The witness with no judge started ahead: its judge starts with the run."""
+    set_default_pool_size(0)
+    try:
+        sandboxed_witness()
+    finally:
+        set_default_pool_size(None)
+
+
 def overhead(runs: int) -> None:
     rows: dict[str, list[float]] = {
         "bare python -c 'import numpy'": [],
         "sandbox: import numpy": [],
         "sandbox: witness + 3 checks": [],
+        "  same, judge started with the run": [],
         "no sandbox: witness + 3 checks": [],
     }
-    actions = (bare_numpy, sandboxed_numpy, sandboxed_witness, unconfined_witness)
+    actions = (bare_numpy, sandboxed_numpy, sandboxed_witness, fresh_judge_witness,
+               unconfined_witness)  # fmt: skip
     for _ in range(runs):
         for times, action in zip(rows.values(), actions, strict=True):
+            judges_waiting()
             times.append(timed(action))
     medians = {name: statistics.median(times) for name, times in rows.items()}
     base = medians["bare python -c 'import numpy'"]

@@ -23,10 +23,12 @@ from server.config import Settings
 from server.errors import Busy, Moved, ReadingRoomError, error_responses
 from server.fastpath import CachedAnswers
 from server.headers import SecurityHeaders
+from server.health import HealthMonitor
 from server.hosts import HostAllowList, allowed_hosts
 from server.limits import HEALTH_LANE, BodyLimit, ConcurrencyLimit
 from server.pagecache import PageCache, invalidate_on_commit
 from server.witnesses.background import start_background_check
+from server.witnesses.judge_pool import close_default_pool
 from server.witnesses.queue import RunQueue, WitnessRunner, default_workers
 
 log = logging.getLogger("readingroom")
@@ -104,6 +106,7 @@ def create_app(settings: Settings | None = None, runner: WitnessRunner | None = 
             engine, poll_s=settings.page_cache_poll_s, max_entries=settings.page_cache_entries
         )
         app.state.sandbox = await run_in_threadpool(check_sandbox)
+        app.state.health = await run_in_threadpool(HealthMonitor(engine).start)
         runs = RunQueue(
             runner,
             workers=settings.witness_workers or None,
@@ -123,7 +126,9 @@ def create_app(settings: Settings | None = None, runner: WitnessRunner | None = 
             await run_in_threadpool(runs.close)
             if checker is not None:
                 checker[0].join(timeout=30)
+            await run_in_threadpool(close_default_pool)  # no run is left to take a judge
             stop_invalidating()
+            app.state.health.stop()
             engine.dispose()
 
     app = FastAPI(

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     compress_min_bytes: int = Field(default=1024, ge=0)
     # One log line per request costs a write on the hot path: off unless asked for.
     access_log: bool = False
+    # The HTTP/1.1 parser `serve` uses; both keep the header deadline above.
+    http_parser: Literal["httptools", "h11"] = "httptools"
     # Host names accepted besides localhost, 127.0.0.1 and [::1] (comma-separated).
     allowed_hosts: str = ""
     # Team mode behind a proxy that terminates TLS: the server itself speaks plain HTTP.

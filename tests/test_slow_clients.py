@@ -30,9 +30,13 @@ DEADLINES = {
 CUT_OFF_WITHIN_S = 8.0  # the deadline is 1 s; the rest is slack for a loaded machine
 
 
-@pytest.fixture(scope="module")
-def address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    with serving(tmp_path_factory.mktemp("serve"), settings=DEADLINES) as base:
+@pytest.fixture(scope="module", params=["httptools", "h11"])
+def address(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, int]]:
+    """A real server with each HTTP parser: the deadlines must hold for both."""
+    settings = {**DEADLINES, "READINGROOM_HTTP_PARSER": request.param}
+    with serving(tmp_path_factory.mktemp("serve"), settings=settings) as base:
         parts = urlsplit(base)
         yield parts.hostname or "127.0.0.1", parts.port or 0
 
@@ -172,6 +176,28 @@ def test_a_second_request_on_a_kept_alive_connection_has_its_own_deadline(
     assert data.startswith(b"HTTP/1.1 408 ")
 
 
+def test_a_pipelined_second_request_has_its_own_deadline(address: tuple[str, int]) -> None:
+    with connect(address) as sock:
+        started = time.monotonic()
+        sock.sendall(  # a whole request, and the start of a second in the same packet
+            b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n"
+            b"GET /api/health HTTP/1.1\r\nHost: loc"
+        )
+        assert read_response(sock).startswith(b"HTTP/1.1 200 ")
+        data, after = read_until_closed(sock, started)
+    assert after < CUT_OFF_WITHIN_S
+    assert data.startswith(b"HTTP/1.1 408 ")
+
+
+def test_whole_pipelined_requests_are_all_answered(address: tuple[str, int]) -> None:
+    request = b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    with connect(address) as sock:
+        sock.sendall(request * 2 + request.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+        data, after = read_until_closed(sock, time.monotonic())
+    assert data.count(b"HTTP/1.1 200 ") == 3 and b"408" not in data.split(b"\r\n")[0]
+    assert after < CUT_OFF_WITHIN_S
+
+
 def test_a_rebound_host_name_is_refused_by_the_real_server(address: tuple[str, int]) -> None:
     with connect(address) as sock:
         sock.sendall(
@@ -209,3 +235,19 @@ def test_a_waiting_run_whose_client_leaves_is_dropped(address: tuple[str, int]) 
     assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
     assert b"took its place" in answer
     assert first.startswith(b"HTTP/1.1 200 ") and b"slept" in first
+
+
+@pytest.mark.parametrize("parser", ["httptools", "h11"])
+def test_serve_uses_the_parser_it_is_given_with_the_deadline(parser: str) -> None:
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from server.config import Settings
+    from server.serving import protocol_for
+    from tests.conftest import TEST_HOST
+
+    settings = Settings(http_parser=parser, header_timeout_s=3.5, allowed_hosts=TEST_HOST)  # type: ignore[arg-type]
+    protocol = protocol_for(settings)
+    expected = HttpToolsProtocol if parser == "httptools" else H11Protocol
+    assert issubclass(protocol, expected)
+    assert protocol.header_timeout_s == 3.5

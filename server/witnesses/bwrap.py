@@ -30,8 +30,10 @@ the interpreter, its standard library (without site-packages, tests, IDLE, Tk),
 ``lib-dynload``, numpy and numpy.libs are first *staged*: hard-linked (copied across file
 systems) into ``<state>/python-<key>``, keyed by what was staged, then bound at neutral
 paths. ``/proc/self/mountinfo`` inside therefore names only the state directory, ``/usr``
-and tmpfs mounts. The host's own Python package directories under ``/usr`` are covered by
-empty read-only tmpfs mounts.
+and tmpfs mounts. A process holds a shared lock on the stages it binds; stages of other
+interpreters or numpy versions that no process holds are removed when a layout is built.
+The host's own Python package directories under ``/usr`` are covered by empty read-only
+tmpfs mounts.
 
 **Scratch.** As root, each run's ``/tmp`` is a tmpfs the service mounts itself (``size=`` and
 ``nr_inodes=``, nosuid, nodev) under ``<state>/scratch`` and unmounts afterwards; bwrap's own
@@ -50,6 +52,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import fcntl
 import functools
 import hashlib
 import importlib.util
@@ -226,8 +229,79 @@ def _stage_key(sources: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(marks, sort_keys=True).encode()).hexdigest()[:16]
 
 
+# Stages in use by this process: a shared flock on each stage directory, held for the life
+# of the process (the layout binds them into every run), so that no other process removes them.
+_held_stages: dict[Path, int] = {}
+_held_lock = threading.Lock()
+STAGE_PREFIXES = ("python-",)  # the runtimes: hundreds of MB each
+
+
+def hold_stage(stage: Path) -> bool:
+    """Hold a shared lock on ``stage`` for this process; False if it is gone (or was being
+    removed) by the time the lock was granted: it must then be staged again."""
+    with _held_lock:
+        if stage in _held_stages:
+            return True
+        try:
+            fd = os.open(stage, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:
+            return False
+        fcntl.flock(fd, fcntl.LOCK_SH)  # waits while a cleaner removes it
+        try:
+            same = os.stat(stage).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:
+            os.close(fd)
+            return False
+        _held_stages[stage] = fd
+        return True
+
+
+def remove_stale_stages(state: Path, keep: set[str]) -> list[str]:
+    """Remove the staged runtimes (``python-*``) of other interpreters or numpy versions that
+    no process holds (see :func:`hold_stage`); keep those named in ``keep`` and every one in
+    use. Returns the names removed."""
+    removed = []
+    for entry in sorted(state.iterdir()):
+        name = entry.name
+        if name.startswith(".trash-"):  # a cleaner that died half-way: nobody can hold it
+            shutil.rmtree(entry, ignore_errors=True)
+            continue
+        if name in keep or not name.startswith(STAGE_PREFIXES):
+            continue
+        try:
+            fd = os.open(entry, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # in use by a running service
+            trash = state / f".trash-{name}-{os.getpid()}-{threading.get_ident()}"
+            try:
+                entry.rename(trash)
+            except OSError:
+                continue
+            shutil.rmtree(trash, ignore_errors=True)
+            removed.append(name)
+        finally:
+            os.close(fd)
+    return removed
+
+
 def stage_runtime(state: Path) -> Path:
-    """The staged interpreter, standard library and numpy; made once per key, atomically."""
+    """The staged interpreter, standard library and numpy, held by this process; made once
+    per key, atomically."""
+    for _ in range(3):
+        stage = _stage_runtime_once(state)
+        if hold_stage(stage):
+            return stage
+    raise OSError(f"{state}: the staged runtime keeps disappearing")
+
+
+def _stage_runtime_once(state: Path) -> Path:
     sources = _runtime_sources()
     stage = state / f"python-{_stage_key(sources)}"
     if stage.is_dir():
@@ -260,7 +334,16 @@ def stage_runtime(state: Path) -> Path:
 
 
 def stage_code(state: Path) -> Path:
-    """The harness and the launcher, copied under a name keyed by their content."""
+    """The harness and the launcher, copied under a name keyed by their content, and held
+    by this process."""
+    for _ in range(3):
+        code = _stage_code_once(state)
+        if hold_stage(code):
+            return code
+    raise OSError(f"{state}: the staged harness keeps disappearing")
+
+
+def _stage_code_once(state: Path) -> Path:
     files = {path.name: path.read_bytes() for path in (HARNESS, LAUNCHER)}
     digest = hashlib.sha256(b"".join(files[name] for name in sorted(files))).hexdigest()[:16]
     code = state / f"code-{digest}"
@@ -392,6 +475,7 @@ def build_layout() -> Layout:
         private_dir(state / "uids")
     etc = _synthetic_etc(state, root_mode)
     stage, code = stage_runtime(state), stage_code(state)
+    remove_stale_stages(state, keep={stage.name, code.name})
 
     args = _namespace_args(root_mode)
     args += ["--die-with-parent", "--new-session", "--hostname", "witness", "--clearenv"]

@@ -23,6 +23,7 @@ import contextlib
 import math
 import os
 import resource
+import select
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -98,15 +99,26 @@ class JudgeProcess:
 
     def __init__(self, memory_bytes: int, timeout_s: float) -> None:
         self.timeout_s = timeout_s
-        self.process = subprocess.Popen(
-            [sys.executable, "-E", "-s", "-B", "-m", "server.witnesses.judge"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=_judge_env(),
-            cwd=_ROOT,
-            start_new_session=True,
-        )
+        # The judge writes one byte here once it has imported everything and waits for its run.
+        self._ready_read, ready_write = os.pipe()
+        try:
+            command = [sys.executable, "-E", "-s", "-B", "-m", "server.witnesses.judge"]
+            self.process = subprocess.Popen(
+                [*command, str(ready_write)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=_judge_env(),
+                cwd=_ROOT,
+                start_new_session=True,
+                pass_fds=(ready_write,),
+            )
+        except OSError:
+            os.close(self._ready_read)
+            raise
+        finally:
+            os.close(ready_write)
+        self._ready = False
         # Limits before it reads a byte of the run's output (it is only importing until then).
         cpu = math.ceil(timeout_s) + 1
         limits = {
@@ -125,6 +137,21 @@ class JudgeProcess:
         except (OSError, ValueError) as error:
             self.kill()  # an unlimited judge is not started at all
             raise OSError(f"the judge could not be limited ({error})") from None
+
+    def ready(self, timeout_s: float = 0.0) -> bool:
+        """Whether the judge has imported everything and waits for its run (waits at most
+        ``timeout_s`` to find out)."""
+        if not self._ready and self._ready_read >= 0:
+            readable, _, _ = select.select([self._ready_read], [], [], timeout_s)
+            if readable:
+                self._ready = os.read(self._ready_read, 1) == b"1"
+                self._close_ready()
+        return self._ready
+
+    def _close_ready(self) -> None:
+        if self._ready_read >= 0:
+            os.close(self._ready_read)
+            self._ready_read = -1
 
     def decide(
         self,
@@ -161,6 +188,7 @@ class JudgeProcess:
         return answer
 
     def kill(self) -> None:
+        self._close_ready()
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.process.pid, 9)

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
 from server.errors import ReadingRoomError
 from server.witnesses.result import RunResult
@@ -39,12 +38,35 @@ def printable(text: str) -> str:
 
 
 def _read_checks(path: Path) -> list[dict[str, Any]]:
-    """A YAML/JSON list of checks, or a witness entry (a mapping with ``checks``)."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    """A YAML/JSON list of checks, or a witness entry (a mapping with ``checks``).
+
+    Read as content is: at most ``MAX_FILE_BYTES``, strict UTF-8, and loaded by the bounded
+    YAML loader (alias expansion and nesting capped before anything is built); problems are
+    ``file:line: message``.
+    """
+    import yaml
+
+    from server.ingest.files import read_content_file
+    from server.ingest.problems import Problems
+    from server.ingest.yamlmap import YamlDocument, yaml_error_line
+
+    def refuse(line: int, message: str) -> click.BadParameter:
+        return click.BadParameter(printable(f"{path}:{line}: {message}"), param_hint="--checks")
+
+    resolved = path.resolve()  # the user named this file: a symlink to it is fine
+    problems = Problems()
+    text = read_content_file(resolved, str(path), resolved.parent, problems)
+    if text is None:
+        problem = problems.items[0]
+        raise refuse(problem.line, problem.message)
+    try:
+        data = YamlDocument(text).data
+    except yaml.YAMLError as error:
+        raise refuse(*yaml_error_line(error, first_line=1)) from None
     if isinstance(data, dict) and "checks" in data:
         data = data["checks"]
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
-        raise click.BadParameter(f"{path}: expected a list of checks", param_hint="--checks")
+        raise refuse(1, "expected a list of checks")
     return data
 
 
@@ -94,9 +116,11 @@ def run(
 ) -> None:
     """Run FILE.py in the sandbox; exit 0 when it passes, 1 otherwise."""
     from server.config import Settings
+    from server.witnesses.judge_pool import set_default_pool_size
     from server.witnesses.sandbox import run_in_sandbox
 
     settings = Settings()
+    set_default_pool_size(0)  # one run: its judge starts with it, none is kept waiting
     checks = _read_checks(checks_file) if checks_file else None
     try:
         result = run_in_sandbox(
@@ -106,9 +130,9 @@ def run(
             unconfined=unsafe or settings.unsafe_unconfined_witnesses,
         )
     except ReadingRoomError as error:
-        click.echo(f"error: {error.message}", err=True)
+        click.echo(printable(f"error: {error.message}"), err=True)
         for detail in error.details:
-            click.echo(str(detail), err=True)
+            click.echo(printable(str(detail)), err=True)
         sys.exit(1)
     click.echo(result.model_dump_json(indent=2) if as_json else _summary(result))
     if result.status == "sandbox-unavailable":

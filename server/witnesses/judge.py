@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import struct
 import sys
@@ -594,9 +595,19 @@ def decode_input(data: bytes) -> tuple[dict[str, Any], str, bytes]:
 
 
 def main() -> int:
-    import server.kernels  # noqa: F401  (imported while the run is still going)
+    # Everything a verdict needs is imported before the run is read: a judge the pool started
+    # ahead of its run has done this while it waited.
+    import server.kernels
+    import server.kernels.cost
+    import server.witnesses.patterns  # noqa: F401
 
+    if len(sys.argv) > 1:  # the host's "ready" pipe: everything is imported, the run may come
+        ready = int(sys.argv[1])
+        os.write(ready, b"1")
+        os.close(ready)
     data = sys.stdin.buffer.read()
+    if not data:  # the host went away (or shut its pool down) before there was a run
+        return 0
     control, stdout, raw = decode_input(data)
     answer = judge(
         control["checks"],
@@ -607,7 +618,8 @@ def main() -> int:
     )
     sys.stdout.write(json.dumps(answer))
     sys.stdout.flush()
-    return 0
+    sys.stderr.flush()
+    os._exit(0)  # the answer is out: the host need not wait for the interpreter's teardown
 
 
 if __name__ == "__main__":

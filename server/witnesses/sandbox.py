@@ -1,12 +1,13 @@
 """Run one witness confined and have it judged: ``run_in_sandbox`` and ``probe_confinement``.
 
-A run: start the judge (``checks.JudgeProcess``: its own process, which never runs witness
-code) when there are checks, claim an unprivileged uid (as root), write the code and a job
-file (the judge's requests: variables to hand back, points to evaluate functions at) to a
-fresh host directory, start bubblewrap (``bwrap.py`` has the exact command line) with a
-seccomp filter and a pipe for the harness's raw output, read stdout, stderr and that pipe,
-each capped, until the run ends or the wall clock runs out, then hand all of it, unparsed, to
-the judge, whose answer is the verdict. The launcher inside (``confine.py``) lowers the CPU,
+A run: take a judge (``checks.JudgeProcess``: its own process, which never runs witness
+code, judges this one run and exits; ``judge_pool`` starts them ahead) when there are
+checks, claim an unprivileged uid (as root), write the code and a job file (the judge's
+requests: variables to hand back, points to evaluate functions at) to a fresh host
+directory, start bubblewrap (``bwrap.py`` has the exact command line) with a seccomp filter
+and a pipe for the harness's raw output, read stdout, stderr and that pipe, each capped,
+until the run ends or the wall clock runs out, then hand all of it, unparsed, to the judge,
+whose answer is the verdict. The launcher inside (``confine.py``) lowers the CPU,
 address-space, thread, file-size, open-file and core limits and refuses ``execve`` before the
 harness runs; the run is one process, so those limits are the run's.
 
@@ -17,6 +18,7 @@ them in parallel from a thread pool (``run_many``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -39,6 +41,7 @@ from server.witnesses import checks as checking
 from server.witnesses.checks import JudgeFailed, JudgeProcess, as_plain, judge_process
 from server.witnesses.judge import plan as plan_requests
 from server.witnesses.judge import raw_output_cap
+from server.witnesses.judge_pool import default_pool
 from server.witnesses.result import RunResult, RunStatus
 from server.witnesses.supervise import Outcome, supervise
 
@@ -132,6 +135,22 @@ def run_many(
 
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
         return list(pool.map(one, jobs))
+
+
+RUN_NICENESS = 10  # the judges' too: on a busy machine, requests come before runs
+
+
+@functools.lru_cache(maxsize=1)
+def _nice_program() -> str | None:
+    return shutil.which("nice")
+
+
+def yielding(command: list[str]) -> list[str]:
+    """``command`` at niceness :data:`RUN_NICENESS` (``nice`` execs it: same pid, same fds),
+    so that runs take the CPU the server's requests leave; on an idle machine nothing
+    changes. As it is, where there is no ``nice``."""
+    program = _nice_program()
+    return command if program is None else [program, "-n", str(RUN_NICENESS), *command]
 
 
 def unconfined_allowed() -> bool:
@@ -234,19 +253,24 @@ def _rlimits(limits: SandboxLimits, timeout_s: float) -> dict[str, list[int]]:
 
 @contextlib.contextmanager
 def _judge_for(checks: list[Check], limits: SandboxLimits) -> Iterator[JudgeProcess | None]:
-    """A judge started now (its imports overlap the run) when there is something to judge."""
+    """A judge for this run alone when there is something to judge: one that the pool started
+    ahead (its imports done, or overlapping the run), or a fresh one."""
     if not checks:
         yield None
         return
+    wanted = (limits.judge_memory_bytes, limits.judge_timeout_s)
+    pool = default_pool(wanted)
     try:
-        process = JudgeProcess(limits.judge_memory_bytes, limits.judge_timeout_s)
+        process = pool.take(*wanted)
     except OSError:
+        pool.release()
         yield None  # the verdict then tries once more, and says why if it cannot
         return
     try:
         yield process
     finally:
         process.kill()
+        pool.release()
 
 
 def _run_confined(
@@ -324,7 +348,7 @@ def _confined_once(
                 )
                 passed = (raw_fd, started_write) + (() if read_end is None else (read_end,))
                 outcome = supervise(
-                    command,
+                    yielding(command),
                     timeout_s=timeout_s,
                     output_cap=limits.output_bytes,
                     env={"PATH": bwrap.INNER_PATH},
@@ -357,7 +381,7 @@ def _run_unconfined(
             _write_job(directory, code, requests, rlimits, str(directory), raw_fd)
             command, env = bwrap.unconfined_command(directory)
             return supervise(
-                command,
+                yielding(command),
                 timeout_s=timeout_s,
                 output_cap=limits.output_bytes,
                 env=env,

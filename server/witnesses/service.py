@@ -1,4 +1,8 @@
-"""Checking stored witnesses: cached passes reused, fresh runs recorded (never commits)."""
+"""Checking stored witnesses: cached passes reused, fresh runs recorded (never commits).
+
+``readingroom check`` imports this for a re-check that may find every pass cached: what
+only a run, a write or a detail page needs is imported where it is used.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from server.errors import NotFound
-from server.keys import parse_key
 from server.models import Witness, WitnessRun
-from server.objects.resolve import resolve_key
-from server.objects.serialize import run_json, witness_json
-from server.store import bump_revision
 from server.witnesses.cache import current_cache_key
 from server.witnesses.environment import run_environment
 from server.witnesses.records import latest_runs, witness_states
@@ -44,6 +44,9 @@ class CheckOutcome:
 
 def select_witnesses(session: Session, keys: Sequence[str]) -> list[Witness]:
     """Every witness, or the named ones (a concept key names all of its witnesses)."""
+    from server.keys import parse_key
+    from server.objects.resolve import resolve_key
+
     query = select(Witness).order_by(col(Witness.concept_key), col(Witness.position))
     if not keys:
         return list(session.exec(query))
@@ -117,6 +120,10 @@ def record_run(session: Session, key: str, cache_key: str, result: RunResult) ->
 
 
 def record_runs(session: Session, done: list[tuple[CheckJob, RunResult]]) -> list[CheckOutcome]:
+    if not done:
+        return []  # a re-check with every pass cached writes nothing
+    from server.store import bump_revision  # (and its dialects) only when there is a write
+
     outcomes = []
     for job, result in done:
         record_run(session, job.key, job.cache_key, result)
@@ -124,12 +131,14 @@ def record_runs(session: Session, done: list[tuple[CheckJob, RunResult]]) -> lis
         if message is None and result.status != "passed":  # say why: its last words
             message = result.stderr.rstrip("\n").rpartition("\n")[2] or None
         outcomes.append(CheckOutcome(job.key, result.status, False, result.duration_ms, message))
-    if done:
-        bump_revision(session)
+    bump_revision(session)
     return outcomes
 
 
 def witness_detail(session: Session, key: str) -> dict[str, Any]:
+    from server.objects.resolve import resolve_key
+    from server.objects.serialize import run_json, witness_json
+
     key = resolve_key(session, key)
     witness = session.exec(select(Witness).where(Witness.key == key)).first()
     if witness is None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from server.witnesses import uid_slots
+from server.witnesses.judge_pool import close_default_pool
 from server.witnesses.result import RunResult
 from server.witnesses.sandbox import SandboxLimits, probe_confinement, run_in_sandbox
 
@@ -50,8 +51,18 @@ def leftover_processes() -> list[int]:
     """What this test process's own runs left running: processes of the sandbox uids it
     still holds, and its own descendants. Another checkout's server or witness runs on the
     same machine use other uids (the uid locks are machine-wide) and other parents, so
-    they never count."""
+    they never count. The judges waiting in the pool for future runs are not leftovers:
+    the pool is shut down first (it starts again with the next run), so a judge a run took
+    and did not end still counts."""
+    close_default_pool()
     return sorted(set(sandbox_processes()) | set(uid_slots.descendants(os.getpid())))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def judges_shut_down() -> Iterator[None]:
+    """The judges this test process's runs started ahead are killed when its tests end."""
+    yield
+    close_default_pool()
 
 
 @pytest.fixture(scope="session")

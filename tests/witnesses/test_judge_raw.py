@@ -123,10 +123,12 @@ def test_a_judge_out_of_memory_or_time_is_an_error_never_a_pass() -> None:
 
 def test_a_judge_that_cannot_start_makes_the_run_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from server.witnesses import checks, sandbox
+    from server.witnesses.judge_pool import close_default_pool
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise OSError("no processes left")
 
+    close_default_pool()  # no judge started ahead: this run's must be started now
     monkeypatch.setattr(checks.resource, "prlimit", refuse)
     result = sandbox.run_in_sandbox("x = 1", checks=[CHECKS[0]], timeout_s=10, unconfined=True)
     assert result.status == "error"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from server.witnesses import sandbox
-from server.witnesses.sandbox import probe_confinement, run_in_sandbox, run_many
+from server.witnesses.sandbox import RUN_NICENESS, probe_confinement, run_in_sandbox, run_many
 
 from .conftest import LIMITS, leftover_processes
 
@@ -248,3 +248,11 @@ def test_closing_every_descriptor_loses_the_report_not_the_exit_status() -> None
     result = run("import os\nos.closerange(3, 1024)\nx = 1\n", [LINEAR_FLOW_CHECKS[1]])
     assert result.status == "failed" and result.exit_code == 0
     assert result.message == "the run ended before its checks could be evaluated"
+
+
+def test_a_run_yields_the_cpu_to_the_server(confined: None) -> None:
+    """Runs (and their judges) are niced, so a busy server's requests come first."""
+    code = "import os\nprint(os.getpriority(os.PRIO_PROCESS, 0))\n"
+    result = run_in_sandbox(code, timeout_s=10)
+    assert result.status == "passed", result
+    assert int(result.stdout) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + RUN_NICENESS)

@@ -64,6 +64,48 @@ def test_invalid_checks_print_an_error(tmp_path: Path) -> None:
     assert "error: invalid witness checks" in result.output
 
 
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+    f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+    for i in range(8)
+)
+HOSTILE_CHECKS = {
+    "alias bomb": (BOMB.encode(), ":", "alias expansion is over the limit"),
+    "nested 900 deep": (b"- kind: stdout\n  expected: " + b"[" * 900 + b"]" * 900 + b"\n",
+                        ":2:", "nests deeper than the limit"),
+    "invalid UTF-8": (b"- kind: stdout\n  expected: \xff\xfe\n", ":2:", "is not valid UTF-8"),
+    "over the size cap": (b"# " + b"x" * (600 * 1024) + b"\n", ":1:", "over the size limit"),
+    "malformed": (b"- kind: stdout\n  expected: [unclosed\n", ":", "malformed YAML"),
+    "not a list": (b"kind: stdout\n", ":1:", "expected a list of checks"),
+    "controls in a problem": (b'- kind: "\\e[2J"\n  expected: x\n', "", "\\x1b[2J"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", HOSTILE_CHECKS, ids=list(HOSTILE_CHECKS))
+def test_a_checks_file_is_loaded_with_the_content_bounds(tmp_path: Path, case: str) -> None:
+    data, where, message = HOSTILE_CHECKS[case]
+    script = tmp_path / "w.py"
+    script.write_text("print('never run')\n")
+    checks = tmp_path / "checks.yaml"
+    checks.write_bytes(data)
+    result = CliRunner().invoke(witness_group, ["run", str(script), "--checks", str(checks)])
+    assert result.exit_code != 0, result.output
+    assert message in result.output, result.output
+    if where:
+        assert f"{checks}{where}" in result.output
+    assert "never run" not in result.output
+    assert "\x1b" not in result.output and "Traceback" not in result.output
+
+
+def test_a_checks_file_named_by_a_symlink_is_read(tmp_path: Path) -> None:
+    script = tmp_path / "w.py"
+    script.write_text("print(2 + 2)\n")
+    (tmp_path / "real.yaml").write_text("- kind: stdout\n  expected: '4'\n")
+    (tmp_path / "link.yaml").symlink_to(tmp_path / "real.yaml")
+    code, output = invoke(str(script), "--checks", str(tmp_path / "link.yaml"))
+    assert code == 0, output
+
+
 def test_unsafe_mode_is_named_and_runs_unconfined(tmp_path: Path) -> None:
     code, output = invoke("--help")
     assert "--unsafe-no-sandbox" in output and "UNSAFE" in output
