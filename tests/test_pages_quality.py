@@ -56,13 +56,14 @@ PAGES: list[Any] = [
     SitePage("concept-change-of-variables", "/concepts/probability/change-of-variables"),
     SitePage("login-local", "/login"),
     SitePage("login-team", "/login", team=True),
-    pytest.param(
-        SitePage("concept-team-mode", "/concepts/demo-context/alpha", team=True),
-        marks=pytest.mark.xfail(
-            reason="signed out in team mode, room.js asks /api/notes and the 401 is a console "
-            "error; the page should tell the script whether anyone is signed in",
-        ),
-    ),
+    SitePage("concept-team-mode", "/concepts/demo-context/alpha", team=True),
+    SitePage("reviews", "/reviews"),
+    SitePage("search", "/search?q=density"),
+    SitePage("source", "/sources/rezende-2015-normalizing-flows"),
+    SitePage("notes", "/notes"),
+    SitePage("graph", "/graph"),
+    SitePage("graph-focus", "/graph?focus=concept:generative-models/normalizing-flows"),
+    SitePage("plan", "/plan/generative-models/flow-matching-rectified-flow"),
     SitePage("not-found", "/concepts/probability/no-such-page", status=404),
     SitePage("docs", "/docs", ours=False),
     SitePage("redoc", "/redoc", ours=False),

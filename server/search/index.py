@@ -6,6 +6,7 @@ follows them (FTS5 triggers on SQLite, a generated tsvector column on PostgreSQL
 
 from __future__ import annotations
 
+import html
 import re
 from collections import defaultdict
 from typing import Any
@@ -15,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from server.keys import anchor_for
 from server.models import Claim, Concept, ConceptSource, SearchDocument, Source
+from server.render.math import LatexError, to_mathml
 
 # Snippet markers: private-use characters, removed from indexed text so they mark only hits.
 MARK_START, MARK_END = "\ue000", "\ue001"
@@ -25,8 +27,29 @@ INDEX_NAMES = ("ix_search_document_tsv",)
 MAX_REFRESH = 64
 
 
+MATH = re.compile(r"\$\$(.+?)\$\$|\$([^$\n]+?)\$", re.S)
+TAGS = re.compile(r"<[^>]*>")
+
+
+def _math_text(found: re.Match[str]) -> str:
+    """A math span as the characters a reader sees (``$x_1$`` -> ``x1``), not its TeX, so
+    snippets show no raw TeX and a search for the symbols still matches."""
+    latex = found.group(1) or found.group(2)
+    try:
+        return html.unescape(TAGS.sub("", to_mathml(latex)))
+    except LatexError:
+        return latex
+
+
+FENCE = re.compile(r"^(```|~~~).*?^\1[^\n]*$", re.S | re.M)
+
+
 def clean(text: str) -> str:
-    return SPACES.sub(" ", text.replace(MARK_START, "").replace(MARK_END, "")).strip()
+    """Searchable prose: math as its characters, fenced code left out (a snippet is prose;
+    witnesses are found by their concept and what they demonstrate)."""
+    text = FENCE.sub(" ", text)
+    text = MATH.sub(_math_text, text.replace(MARK_START, "").replace(MARK_END, ""))
+    return SPACES.sub(" ", text).strip()
 
 
 def concept_url(key: str) -> str:

@@ -137,8 +137,15 @@ function showStatus(key, message) {
   for (const element of statusElements(key)) element.textContent = message;
 }
 
+// Signed out in team mode: drafts stay on this device; nothing is asked of the notes API.
+const signedIn = document.getElementById("notes")?.dataset.signedIn !== "false";
+
 function scheduleSave(key, delay = 800) {
   clearTimeout(saveTimers.get(key));
+  if (!signedIn) {
+    showStatus(key, "kept on this device; log in to save it to your notes");
+    return;
+  }
   saveTimers.set(key, setTimeout(() => saveNote(key), delay));
 }
 
@@ -428,5 +435,5 @@ article?.addEventListener("click", (event) => {
 if (noteSelect) {
   noteSelect.value = conceptKey;
   loadNoteForm(conceptKey);
-  loadFromServer();
+  if (signedIn) loadFromServer();
 }

@@ -148,3 +148,13 @@ def test_the_index_is_built_on_the_valid_tree(session: Session) -> None:
     ingest(session, VALID_CONTENT)
     kinds = {d.kind for d in session.exec(select(SearchDocument))}
     assert kinds == {"concept", "claim", "source"}
+
+
+def test_indexed_text_shows_math_as_characters_and_leaves_fenced_code_out() -> None:
+    from server.search.index import clean
+
+    text = "The preimage $f^{-1}(x)$ of $x_1$.\n\n```python\nz_1 = x_1 * 2\n```\nAfter $\\bad{$."
+    cleaned = clean(text)
+    assert "^{" not in cleaned and "x_1" not in cleaned and "z_1" not in cleaned
+    assert "f−1(x)" in cleaned or "f-1(x)" in cleaned
+    assert "After" in cleaned
