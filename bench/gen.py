@@ -103,7 +103,9 @@ demos:
   - id: stretch
     title: Stretch {i}
     spec: {SPEC}
-    controls: {{scale: 2}}
+    controls:
+      - {{name: scale, label: Stretch along x, paths: ["layers[0].A[0][0]"], min: 0.5, max: 4,
+         step: 0.5}}
     caption: Density halves where space doubles.
 storyboard:
   prompt: Pick a change.

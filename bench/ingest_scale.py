@@ -74,7 +74,9 @@ demos:
       dim: 2
       base: {{type: normal}}
       layers: [{{type: affine, A: [[2, 0], [0, 1]], b: [0, 0]}}]
-    controls: {{scale: 2}}
+    controls:
+      - {{name: scale, label: Stretch along x, paths: ["layers[0].A[0][0]"], min: 0.5, max: 4,
+         step: 0.5}}
     caption: Density halves where space doubles.
 storyboard:
   prompt: Pick a change.
