@@ -5,8 +5,9 @@ sits innermost (after the Host check, admission and the security headers) and an
 whose page is in the cache at the current revision straight from the cache, with exactly the
 response its route would send. Anything else (a miss, a revision not read recently, a query it
 does not know, team mode for prompts) goes to the routes, which build and cache the page. The
-concept page in HTML and the whole graph show the reader's own marks (and the review form to
-reviewers), so they are cached per reader by their routes and never answered here.
+whole graph and, in team mode, the concept page in HTML show the reader's own marks (and the
+review form to reviewers): their routes cache them per reader. In local mode there is one
+reader, whose variant of the concept page is cached per revision (marks bump it).
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from server.concepts.routes import concept_cache_key
 from server.objects.routes import object_cache_key
 from server.pagecache import PageCache
+from server.pages.render import page_response
+from server.pages.routes import concept_html_cache_key, variant_cache_key
 from server.people.identity import LOCAL_PERSON
 from server.tutor.routes import MAX_QUESTION, prompt_cache_key
 
 CONCEPT_JSON = re.compile(r"/api/concepts/([^/]+)/([^/]+)")
+CONCEPT_HTML = re.compile(r"/concepts/([^/]+)/([^/]+)")
 OBJECTS = "/api/objects/"
 PROMPT = "/prompt"
 MODES = frozenset({"grounded", "compact"})
@@ -58,6 +62,14 @@ class CachedAnswers:
         found = CONCEPT_JSON.fullmatch(path)
         if found is not None:
             return json_answer(cache.get(concept_cache_key(*found.groups())))
+        found = CONCEPT_HTML.fullmatch(path)
+        if found is not None and state.settings.mode == "local":
+            context, slug = found.groups()
+            variant = cache.get(variant_cache_key(context, slug))
+            if variant is None:
+                return None
+            page = cache.get(concept_html_cache_key(context, slug, variant))
+            return None if page is None else page_response(*page)
         return None
 
     def prompt(self, cache: PageCache, state: Any, key: str, query: bytes) -> Response | None:

@@ -16,6 +16,7 @@ ALPHA = "demo-context/alpha"
 IDENTITY = {"Accept-Encoding": "identity"}
 CACHED = [
     f"/api/concepts/{ALPHA}",
+    f"/concepts/{ALPHA}",
     f"/api/objects/claim:{ALPHA}/scaling-claim",
     f"/api/objects/concept:{ALPHA}/prompt",
     f"/api/objects/concept:{ALPHA}/prompt?mode=compact&format=json",
@@ -98,3 +99,14 @@ def test_team_mode_prompts_and_a_focused_graph_go_to_the_routes(database_url: st
         # the reader's marks and review form are on these: their routes cache them per reader
         assert answered(team, "/api/graph") is None
         assert answered(team, f"/concepts/{ALPHA}") is None
+
+
+def test_a_mark_sends_the_local_concept_page_back_to_its_route(client: TestClient) -> None:
+    page = f"/concepts/{ALPHA}"
+    client.get(page)
+    assert answered(client, page) is not None
+    marked = client.put(f"/api/progress/concept:{ALPHA}", json={"learned": True})
+    assert marked.status_code == 200
+    assert answered(client, page) is None  # the mark bumped the revision
+    assert 'aria-pressed="true"' in client.get(page).text
+    assert answered(client, page) is not None

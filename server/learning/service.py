@@ -20,6 +20,7 @@ from server.learning.graph import MAX_DEPTH, Direction, Edge
 from server.learning.index import LearningIndex, index_for
 from server.models import LearnerProgress, utcnow
 from server.notes.service import write_target
+from server.store import bump_revision
 
 MAX_LIST = 500
 
@@ -104,6 +105,8 @@ def put_progress(session: Session, learner: str, key: str, body: ProgressWrite) 
         existing.updated_at = utcnow()
         session.add(existing)
         row = existing
+    # Marks show on pages (the concept page, the graph): cached pages follow the revision.
+    bump_revision(session)
     session.flush()
     result = progress_json(row, index_for(session))
     result["followed_alias"] = target.followed_alias

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from server.errors import ReadingRoomError
 from server.keys import parse_key
 from server.models import LearnerProgress
+from server.store import bump_revision
 
 MarkOutcome = Literal["created", "updated", "unchanged", "kept"]
 
@@ -88,5 +89,7 @@ def import_progress(
             outcomes.append((record.key, "updated"))
         else:
             outcomes.append((record.key, "kept"))
+    if any(outcome in ("created", "updated") for _, outcome in outcomes):
+        bump_revision(session)  # marks show on cached pages
     session.flush()
     return outcomes

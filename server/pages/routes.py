@@ -42,6 +42,17 @@ def viewer_variant(request: Request, session: Session, context: str, slug: str) 
     return (learner, can_review(person), mark["learned"], mark["starred"])
 
 
+def variant_cache_key(context: str, slug: str) -> tuple[str, ...]:
+    return ("concept.html reader", context, slug)
+
+
+def local_variant(request: Request, context: str, slug: str) -> Hashable:
+    """The local reader's variant, in a read session of its own (cached per revision: marks
+    bump the revision when they change)."""
+    with unit_of_work(request.app.state.engine, write=False) as session:
+        return viewer_variant(request, session, context, slug)
+
+
 def concept_html(request: Request, context: str, slug: str) -> tuple[bytes, str]:
     """The page's bytes and its JSON twin's address."""
     with unit_of_work(request.app.state.engine, write=False) as session:
@@ -68,8 +79,15 @@ def concept_html(request: Request, context: str, slug: str) -> tuple[bytes, str]
 async def concept(context: str, slug: str, request: Request) -> HTMLResponse:
     # Assembled (and its Markdown rendered) once per store revision and per reader variant
     # (who reads, may they review, their marks), then served as bytes.
-    variant = await read(request, lambda session: viewer_variant(request, session, context, slug))
     cache: PageCache = request.app.state.pages
+    if request.app.state.settings.mode == "local":  # one reader: the variant moves with marks
+        variant = await cache.serve(
+            variant_cache_key(context, slug), lambda: local_variant(request, context, slug)
+        )
+    else:  # the reader comes from a session cookie, read for each request
+        variant = await read(
+            request, lambda session: viewer_variant(request, session, context, slug)
+        )
     body, twin = await cache.serve(
         concept_html_cache_key(context, slug, variant), lambda: concept_html(request, context, slug)
     )
