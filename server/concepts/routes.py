@@ -11,7 +11,6 @@ from server.concepts import service
 from server.db import unit_of_work
 from server.deps import read
 from server.learning.focus import MAX_FOCUS_DEPTH, Direction, Viewer, focused_graph, with_status
-from server.learning.service import marks_stamp
 from server.pagecache import PageCache
 from server.paging import DEFAULT_PAGE, MAX_CURSOR, MAX_PAGE, link_header, next_link
 
@@ -97,9 +96,8 @@ async def graph(
         )
         return Response(json.dumps(found, ensure_ascii=False), media_type="application/json")
     # Built once per store revision (it grows with the store), then served as bytes; a
-    # learner with marks gets their own copy, kept until their marks change.
-    stamp = await read(request, lambda session: marks_stamp(session, learner))
-    key = GRAPH_KEY if stamp is None else (*GRAPH_KEY, learner, stamp)
+    # reader's copy shows their marks, and a change of marks bumps the revision.
+    key = GRAPH_KEY if learner is None else (*GRAPH_KEY, learner)
     cache: PageCache = request.app.state.pages
-    body = await cache.serve(key, lambda: graph_bytes(request, learner if stamp else None))
+    body = await cache.serve(key, lambda: graph_bytes(request, learner))
     return Response(body, media_type="application/json")

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -43,19 +42,6 @@ def _concept_key(key: str) -> str:
 def _rows(session: Session, learner: str) -> list[LearnerProgress]:
     query = select(LearnerProgress).where(col(LearnerProgress.learner) == learner)
     return list(session.exec(query.order_by(col(LearnerProgress.concept_key))))
-
-
-def marks_stamp(session: Session, learner: str | None) -> tuple[int, str] | None:
-    """(count, newest change) of ``learner``'s marks, or None when they have none: what a
-    cached answer showing their marks is keyed by."""
-    if learner is None:
-        return None
-    count, newest = session.exec(
-        select(func.count(), func.max(LearnerProgress.updated_at)).where(
-            col(LearnerProgress.learner) == learner
-        )
-    ).one()
-    return None if not count else (int(count), str(newest))
 
 
 def progress_json(row: LearnerProgress, index: LearningIndex) -> dict[str, Any]:
