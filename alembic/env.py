@@ -7,7 +7,7 @@ from sqlalchemy.engine import Connection
 
 import server.models  # noqa: F401  (registers every table on the metadata)
 from server.db import make_engine
-from server.search.index import is_model_object
+from server.migrations import is_model_object
 from sqlmodel import SQLModel
 
 config = context.config

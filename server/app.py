@@ -28,6 +28,12 @@ from server.hosts import HostAllowList, allowed_hosts
 from server.limits import HEALTH_LANE, BodyLimit, ConcurrencyLimit
 from server.pagecache import PageCache, invalidate_on_commit
 from server.witnesses.background import start_background_check
+from server.witnesses.jobs import (
+    BackgroundWorker,
+    WorkerOptions,
+    defer_start_up_check,
+    uses_job_queue,
+)
 from server.witnesses.judge_pool import close_default_pool
 from server.witnesses.queue import RunQueue, WitnessRunner, default_workers
 
@@ -111,18 +117,30 @@ def create_app(settings: Settings | None = None, runner: WitnessRunner | None = 
             runner,
             workers=settings.witness_workers or None,
             backlog=settings.witness_queue_backlog,
+            background_share=settings.witness_background_workers,
             typical_run_s=min(settings.witness_timeout_s, 5.0),
         ).start()
         app.state.runs = runs
         stop_invalidating = invalidate_on_commit(app.state.pages)
         checker = None
-        if settings.check_witnesses_on_start and app.state.sandbox["available"]:
+        job_worker = None
+        can_run = app.state.sandbox["available"] and runner is None
+        if uses_job_queue(settings.database_url):
+            if settings.check_witnesses_on_start and can_run:
+                await run_in_threadpool(defer_start_up_check, settings.database_url, engine)
+            if settings.serve_job_workers and can_run:
+                options = WorkerOptions(concurrency=settings.serve_job_workers)
+                job_worker = BackgroundWorker(settings.database_url, engine, options)
+                await run_in_threadpool(job_worker.start)
+        elif settings.check_witnesses_on_start and app.state.sandbox["available"]:
             checker = start_background_check(engine, runs)
         try:
             yield
         finally:
             if checker is not None:
                 checker[1].set()
+            if job_worker is not None:
+                await run_in_threadpool(job_worker.stop)
             await run_in_threadpool(runs.close)
             if checker is not None:
                 checker[0].join(timeout=30)

@@ -203,6 +203,8 @@ def check(
     Passing runs are cached by code, checks and environment; exits 1 if any witness fails.
     With --mutants, also runs each witness's mutants (cached the same way) and exits 1 if a
     witness's checks catch fewer than 80% of them, survivors declared equivalent aside.
+    On PostgreSQL the runs are jobs in the store's queue, taken by `readingroom worker`
+    processes on any host; with no worker running, this command takes them itself.
     """
     from server import migrations
     from server.witnesses import service
@@ -210,35 +212,31 @@ def check(
     if record is not None and not mutants:
         fail("--record needs --mutants")
     if mutants:
-        if not _sandbox_allowed_unconfined():
-            from server.witnesses.sandbox import probe_confinement
-
-            status = probe_confinement()
-            if not status.available:
-                fail(f"sandbox unavailable: {status.message}")
+        _require_sandbox()
         from server.witnesses.cli import check_mutants
 
         url = settings_for(database).database_url
         sys.exit(check_mutants(url, list(keys), jobs, force, record))
-    engine = make_engine(settings_for(database).database_url)
+    url = settings_for(database).database_url
+    engine = make_engine(url)
     migrations.ensure_current(engine)
     with unit_of_work(engine, write=False) as session:
         witnesses = service.select_witnesses(session, list(keys))
         todo, outcomes = service.plan_checks(session, witnesses, force=force)
-    if todo and not _sandbox_allowed_unconfined():
-        from server.witnesses.sandbox import probe_confinement
+    from server.witnesses.jobs import uses_job_queue
 
-        status = probe_confinement()
-        if not status.available:
-            fail(f"sandbox unavailable: {status.message}")
-    done = []
-    if todo:
+    if todo and uses_job_queue(url):
+        from server.witnesses.cli import check_through_queue
+
+        outcomes += check_through_queue(url, engine, todo, jobs, force)
+    elif todo:
+        _require_sandbox()
         with click.progressbar(
             length=len(todo), label="checking witnesses", file=sys.stderr
         ) as bar:
             done = service.run_jobs(todo, workers=jobs, on_done=lambda _j, _r: bar.update(1))
-    with unit_of_work(engine) as session:
-        outcomes += service.record_runs(session, done)
+        with unit_of_work(engine) as session:
+            outcomes += service.record_runs(session, done)
     engine.dispose()
     from server.witnesses.cli import printable
 
@@ -261,6 +259,60 @@ def _sandbox_allowed_unconfined() -> bool:
     from server.witnesses.sandbox import unconfined_allowed
 
     return unconfined_allowed()
+
+
+def _require_sandbox() -> None:
+    """Exit 1 unless witnesses can run here confined (or unconfined runs are allowed)."""
+    if _sandbox_allowed_unconfined():
+        return
+    from server.witnesses.sandbox import probe_confinement
+
+    status = probe_confinement()
+    if not status.available:
+        fail(f"sandbox unavailable: {status.message}")
+
+
+@main.command()
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Witness runs at once (default: one per core).",
+)
+@click.option(
+    "--burst",
+    is_flag=True,
+    help="Stop once the queue has caught up instead of waiting for more jobs.",
+)
+@database_option
+def worker(concurrency: int | None, burst: bool, database: str | None) -> None:
+    """Take witness-check jobs from the PostgreSQL store's queue and run them here.
+
+    Any host that reaches the database can run workers; each runs witnesses in its own
+    sandbox and records the runs in the store. Stops on SIGINT or SIGTERM once its runs end.
+    """
+    import logging
+    import os
+
+    from server import migrations
+    from server.witnesses import jobs
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    url = settings_for(database).database_url
+    if not jobs.uses_job_queue(url):
+        fail(
+            "the witness job queue needs PostgreSQL; on SQLite, runs happen in the process "
+            "that asks for them (`readingroom check`, `readingroom serve`)"
+        )
+    _require_sandbox()
+    engine = make_engine(url)
+    try:
+        migrations.ensure_current(engine)
+        count = concurrency or max(1, os.cpu_count() or 1)
+        click.echo(f"taking witness jobs ({count} at once); stop with Ctrl-C", err=True)
+        jobs.run_worker(url, engine, jobs.WorkerOptions(concurrency=count, wait=not burst))
+    finally:
+        engine.dispose()
 
 
 @main.group()

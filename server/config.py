@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     max_concurrent_requests: int = Field(default=0, ge=0)  # 0: eight per core
     witness_workers: int = Field(default=0, ge=0)  # 0: one per core
     witness_queue_backlog: int = Field(default=48, ge=0)
+    # The start-up check: at most this many of its runs at once, at the lowest CPU priority.
+    witness_background_workers: int = Field(default=1, ge=1)
+    # PostgreSQL: checks of stored witnesses are jobs in the database, taken by any host's
+    # `readingroom worker`; a server also takes this many at once itself (0: leave them all
+    # to workers). SQLite has no job queue: runs stay in the process that asks for them.
+    serve_job_workers: int = Field(default=1, ge=0)
     # Slow clients: request headers, request bodies, idle keep-alive connections.
     header_timeout_s: float = Field(default=10.0, gt=0)
     body_timeout_s: float = Field(default=30.0, gt=0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
@@ -20,6 +20,19 @@ if TYPE_CHECKING:
 ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
 _REVISION = re.compile(r"^revision: str = ['\"](\w+)['\"]", re.MULTILINE)
 _DOWN = re.compile(r"^down_revision: str \| None = ['\"]?(\w+)['\"]?", re.MULTILINE)
+QUEUE_PREFIX = "procrastinate_"  # the witness job queue's objects (PostgreSQL), not models
+
+
+def is_model_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Alembic's ``include_object``: what the models describe, not the search index's or the
+    job queue's own objects."""
+    from server.search.index import is_model_object as is_search_model_object
+
+    if name and name.startswith(QUEUE_PREFIX):
+        return False
+    return is_search_model_object(obj, name, type_, reflected, compare_to)
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -28,6 +28,8 @@ from server.db import make_engine, normalise_url, unit_of_work
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 VALID_CONTENT = FIXTURES / "content" / "valid"
 BUNDLED_CONTENT = Path(__file__).resolve().parent.parent / "content"
+# The witness job queue's tables (PostgreSQL), emptied with the models' before each test.
+QUEUE_TABLES = ("procrastinate_events", "procrastinate_jobs", "procrastinate_workers")
 LOOPBACK = ("127.0.0.1", 50000)  # what a local browser or CLI looks like to the server
 TEST_HOST = "testserver"  # the Host TestClient sends: allowed like a configured name
 
@@ -79,7 +81,8 @@ def database_url(database_template: str, tmp_path: Path) -> str:
         shutil.copyfile(database_template, path)
         return f"sqlite:///{path}"
     engine = make_engine(database_template)
-    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    names = [t.name for t in SQLModel.metadata.sorted_tables] + list(QUEUE_TABLES)
+    tables = ", ".join(f'"{name}"' for name in names)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
@@ -104,7 +107,12 @@ def make_settings(database_url: str, content: Path | None, **extra: object) -> S
         database_url=database_url,
         content_dir=content or VALID_CONTENT,
         ingest_on_start=content is not None,
-        **{"check_witnesses_on_start": False, "allowed_hosts": TEST_HOST, **extra},  # type: ignore[arg-type]
+        **{  # type: ignore[arg-type]
+            "check_witnesses_on_start": False,
+            "serve_job_workers": 0,  # on PostgreSQL a test app takes no witness jobs
+            "allowed_hosts": TEST_HOST,
+            **extra,
+        },
     )
 
 

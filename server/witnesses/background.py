@@ -1,46 +1,69 @@
 """Check the store's witnesses in the background after start-up, so pages show real runs.
 
-The runs go through the app's run queue in its background lane, one at a time: a user's run
-is always served first and is never refused because the start-up check filled the queue.
+On SQLite the runs go through the app's run queue in its background lane: a user's run is
+always served first and is never refused because the start-up check filled the queue; at
+most ``background_share`` of them run at once, at the lowest CPU priority, and they are
+recorded in batches, so a large store shows its results as they come rather than at the end.
+On PostgreSQL the check is jobs in the database queue instead (``server.witnesses.jobs``),
+deferred at low priority and taken by whichever worker is free.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import CancelledError
+from collections import deque
+from concurrent.futures import CancelledError, Future
 
 from sqlalchemy.engine import Engine
 
 from server.db import unit_of_work
 from server.errors import Busy
 from server.witnesses import service
-from server.witnesses.queue import RunQueue
-from server.witnesses.result import RunResult
+from server.witnesses.queue import Done, RunQueue
 
 log = logging.getLogger("readingroom.witnesses")
 
+RECORD_EVERY = 25  # runs recorded per transaction (each one bumps the store revision once)
 
-def check_stale_witnesses(engine: Engine, stop: threading.Event, queue: RunQueue) -> int:
-    """Run every witness without a current passing run; returns how many ran."""
+
+def stale_jobs(engine: Engine) -> list[service.CheckJob]:
+    """Every witness without a current passing run."""
     with unit_of_work(engine, write=False) as session:
         witnesses = service.select_witnesses(session, [])
         jobs, _ = service.plan_checks(session, witnesses)
-    done: list[tuple[service.CheckJob, RunResult]] = []
-    for job in jobs:
-        if stop.is_set():
-            return 0
-        try:
-            done += queue.run_jobs([job], background=True).result()
-        except (CancelledError, Busy):  # the queue closed: the server is stopping
-            return 0
-    if not done or stop.is_set():
-        return 0
-    with unit_of_work(engine) as session:
-        outcomes = service.record_runs(session, done)
-    failed = [o.key for o in outcomes if o.status != "passed"]
-    log.info("checked %d witness(es) at start-up; failing: %s", len(outcomes), failed or "none")
-    return len(outcomes)
+    return jobs
+
+
+def check_stale_witnesses(engine: Engine, stop: threading.Event, queue: RunQueue) -> int:
+    """Run every witness without a current passing run; returns how many were recorded."""
+    jobs = deque(stale_jobs(engine))
+    window: deque[Future[Done]] = deque()
+    batch: Done = []
+    recorded: list[service.CheckOutcome] = []
+
+    def record() -> None:
+        with unit_of_work(engine) as session:
+            recorded.extend(service.record_runs(session, batch))
+        batch.clear()
+
+    try:
+        while jobs or window:
+            while jobs and len(window) < queue.background_share and not stop.is_set():
+                window.append(queue.run_jobs([jobs.popleft()], background=True))
+            if stop.is_set():
+                break
+            batch += window.popleft().result()
+            if len(batch) >= RECORD_EVERY:
+                record()
+    except (CancelledError, Busy):  # the queue closed: the server is stopping
+        pass
+    if batch:  # what has run is recorded, even when the server is stopping
+        record()
+    failed = [o.key for o in recorded if o.status != "passed"]
+    if recorded:
+        log.info("checked %d witness(es) at start-up; failing: %s", len(recorded), failed or "none")
+    return len(recorded)
 
 
 def start_background_check(

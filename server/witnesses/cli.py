@@ -140,6 +140,51 @@ def run(
     sys.exit(0 if result.passed else 1)
 
 
+def check_through_queue(
+    database_url: str, engine: Any, todo: list[Any], jobs: int | None, force: bool
+) -> list[Any]:
+    """``readingroom check`` on PostgreSQL: defer a job per witness and follow them.
+
+    Workers anywhere take the jobs; when none has been heard from, this command runs a worker
+    itself until the queue has caught up (its sandbox must work, as for any run here).
+    """
+    import os
+
+    from server.witnesses import jobs as queue
+
+    since = queue.newest_run_ids(engine, [job.key for job in todo])
+    app = queue.job_app(database_url)
+    with app.open():
+        ids = queue.defer_checks(app, engine, todo, priority=queue.USER_PRIORITY, force=force)
+    here = None
+    if queue.live_workers(engine) == 0:
+        from server.cli import _require_sandbox
+
+        _require_sandbox()
+        click.echo("no `readingroom worker` is taking jobs: running them here", err=True)
+        options = queue.WorkerOptions(concurrency=jobs or max(1, os.cpu_count() or 1), wait=False)
+        here = queue.BackgroundWorker(database_url, engine, options).start()
+    else:
+        click.echo(f"{len(ids)} job(s) in the queue for the workers", err=True)
+    try:
+        with click.progressbar(
+            length=len(ids), label="checking witnesses", file=sys.stderr
+        ) as bar:
+            ended = queue.follow(
+                engine,
+                ids,
+                on_done=lambda _key, _status: bar.update(1),
+                still_running=None if here is None else here.running,
+            )
+    except KeyboardInterrupt:
+        click.echo("stopped following; the jobs stay in the queue for the workers", err=True)
+        raise
+    finally:
+        if here is not None:
+            here.stop()
+    return queue.outcomes_of(engine, ended, since)
+
+
 def check_mutants(
     database_url: str, keys: list[str], jobs: int | None, force: bool, record: Path | None
 ) -> int:

@@ -8,7 +8,8 @@ run without holding a thread of the request pool. Two lanes share the workers:
   ``Retry-After``) instead of piling up;
 - the **background** lane (the start-up check) is served only when no user run waits, and
   never takes more than ``background_share`` workers, so it can delay a user's run by at most
-  one run and never make the user lane refuse one.
+  one run and never make the user lane refuse one; its runs go at the lowest CPU priority
+  (``BACKGROUND_NICENESS``), after requests and users' runs.
 
 The app's lifespan creates the queue and closes it; nothing here runs at import time.
 """
@@ -43,7 +44,7 @@ class WitnessRunner(Protocol):
         self, code: str, checks: Sequence[Mapping[str, Any]], timeout_s: float
     ) -> RunResult: ...
 
-    def run_jobs(self, jobs: list[CheckJob]) -> Done: ...
+    def run_jobs(self, jobs: list[CheckJob], *, background: bool = False) -> Done: ...
 
 
 class SandboxRunner:
@@ -56,10 +57,11 @@ class SandboxRunner:
 
         return run_in_sandbox(code, checks=checks, timeout_s=timeout_s)
 
-    def run_jobs(self, jobs: list[CheckJob]) -> Done:
+    def run_jobs(self, jobs: list[CheckJob], *, background: bool = False) -> Done:
         from server.witnesses import service
 
-        return service.run_jobs(jobs, workers=1)  # the queue's workers are the parallelism
+        # the queue's workers are the parallelism; background runs take the lowest priority
+        return service.run_jobs(jobs, workers=1, background=background)
 
 
 @dataclass
@@ -141,7 +143,9 @@ class RunQueue:
 
     def run_jobs(self, jobs: list[CheckJob], *, background: bool = False) -> Future[Done]:
         """Stored witnesses, in the user lane or the background lane."""
-        return self.submit(lambda: self.runner.run_jobs(jobs), background=background)
+        return self.submit(
+            lambda: self.runner.run_jobs(jobs, background=background), background=background
+        )
 
     def submit(self, work: Callable[[], T], *, background: bool = False) -> Future[T]:
         """Queue ``work``; a full lane raises :class:`Busy` (the background lane too)."""

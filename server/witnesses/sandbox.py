@@ -66,6 +66,7 @@ class SandboxLimits:
     report_bytes: int = 8 << 20  # raw output beyond the values the judge asked for
     judge_memory_bytes: int = 2 << 30  # RLIMIT_AS of the judge process
     judge_timeout_s: float = 30.0  # wall time of the judge (its CPU limit follows it)
+    niceness: int = 10  # RUN_NICENESS; the start-up check runs at BACKGROUND_NICENESS
 
     def rlimits(self, timeout_s: float) -> dict[str, list[int]]:
         cpu = math.ceil(timeout_s) + 1
@@ -137,7 +138,9 @@ def run_many(
         return list(pool.map(one, jobs))
 
 
-RUN_NICENESS = 10  # the judges' too: on a busy machine, requests come before runs
+RUN_NICENESS = SandboxLimits.niceness  # the judges' too: on a busy machine, requests come first
+BACKGROUND_NICENESS = 19  # the start-up check's runs: after requests and after users' runs
+BACKGROUND_LIMITS = SandboxLimits(niceness=BACKGROUND_NICENESS)
 
 
 @functools.lru_cache(maxsize=1)
@@ -145,12 +148,12 @@ def _nice_program() -> str | None:
     return shutil.which("nice")
 
 
-def yielding(command: list[str]) -> list[str]:
-    """``command`` at niceness :data:`RUN_NICENESS` (``nice`` execs it: same pid, same fds),
-    so that runs take the CPU the server's requests leave; on an idle machine nothing
-    changes. As it is, where there is no ``nice``."""
+def yielding(command: list[str], niceness: int = RUN_NICENESS) -> list[str]:
+    """``command`` at ``niceness`` (``nice`` execs it: same pid, same fds), so that runs take
+    the CPU the server's requests leave; on an idle machine nothing changes. As it is, where
+    there is no ``nice``."""
     program = _nice_program()
-    return command if program is None else [program, "-n", str(RUN_NICENESS), *command]
+    return command if program is None else [program, "-n", str(niceness), *command]
 
 
 def unconfined_allowed() -> bool:
@@ -348,7 +351,7 @@ def _confined_once(
                 )
                 passed = (raw_fd, started_write) + (() if read_end is None else (read_end,))
                 outcome = supervise(
-                    yielding(command),
+                    yielding(command, limits.niceness),
                     timeout_s=timeout_s,
                     output_cap=limits.output_bytes,
                     env={"PATH": bwrap.INNER_PATH},
@@ -381,7 +384,7 @@ def _run_unconfined(
             _write_job(directory, code, requests, rlimits, str(directory), raw_fd)
             command, env = bwrap.unconfined_command(directory)
             return supervise(
-                yielding(command),
+                yielding(command, limits.niceness),
                 timeout_s=timeout_s,
                 output_cap=limits.output_bytes,
                 env=env,

@@ -84,14 +84,19 @@ def run_jobs(
     jobs: list[CheckJob],
     workers: int | None = None,
     on_done: Callable[[CheckJob, RunResult], None] | None = None,
+    *,
+    background: bool = False,
 ) -> list[tuple[CheckJob, RunResult]]:
-    """Run jobs in the sandbox in parallel (no database work here: it may take a while)."""
-    from server.witnesses.sandbox import run_many  # only a run needs the sandbox machinery
+    """Run jobs in the sandbox in parallel (no database work here: it may take a while).
 
+    ``background`` runs them at the lowest CPU priority (the start-up check's runs)."""
+    from server.witnesses.sandbox import BACKGROUND_LIMITS, run_many  # only a run needs these
+
+    limits = BACKGROUND_LIMITS if background else None
     done: list[tuple[CheckJob, RunResult]] = []
     for job, result in zip(
         jobs,
-        run_many([(j.code, j.checks, j.timeout_s) for j in jobs], workers=workers),
+        run_many([(j.code, j.checks, j.timeout_s) for j in jobs], workers=workers, limits=limits),
         strict=True,
     ):
         done.append((job, result))

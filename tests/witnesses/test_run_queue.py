@@ -35,6 +35,7 @@ class GatedRunner:
     def __init__(self) -> None:
         self.release = threading.Event()
         self.started: list[str] = []
+        self.background: list[bool] = []  # per stored-witness run: asked for in background?
         self.lock = threading.Lock()
 
     def _hold(self, label: str) -> None:
@@ -48,7 +49,11 @@ class GatedRunner:
         self._hold(code)
         return RunResult(status="passed", stdout=code)
 
-    def run_jobs(self, jobs: list[CheckJob]) -> list[tuple[CheckJob, RunResult]]:
+    def run_jobs(
+        self, jobs: list[CheckJob], *, background: bool = False
+    ) -> list[tuple[CheckJob, RunResult]]:
+        with self.lock:
+            self.background.append(background)
         self._hold(",".join(j.key for j in jobs))
         return [(job, RunResult(status="passed", stdout="held")) for job in jobs]
 
@@ -174,6 +179,38 @@ def test_the_start_up_check_goes_through_the_background_lane(engine: Engine) -> 
     assert sorted(runner.started) == [
         "witness:demo-context/alpha/double", "witness:demo-context/beta/double",
     ]  # fmt: skip
+    assert runner.background == [True, True]  # so the sandbox runs them at the lowest priority
+
+
+def test_the_start_up_check_runs_at_most_its_share_at_once_and_records_in_batches(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.db import unit_of_work
+    from server.ingest.service import ingest
+    from server.store import current_revision
+    from server.witnesses import background
+
+    with unit_of_work(engine) as session:
+        ingest(session, VALID_CONTENT)
+    monkeypatch.setattr(background, "RECORD_EVERY", 1)
+    jobs = [CheckJob(f"witness:demo-context/alpha/n{n}", "", [], 1.0, "k") for n in range(5)]
+    monkeypatch.setattr(background, "stale_jobs", lambda _engine: jobs)
+    with unit_of_work(engine, write=False) as session:
+        before = current_revision(session)
+    runner = GatedRunner()
+    with started_queue(runner, workers=4, backlog=0, background_share=2) as queue:
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=background.check_stale_witnesses, args=(engine, stop, queue)
+        )
+        thread.start()
+        runner.wait_started(2)
+        time.sleep(0.05)
+        assert len(runner.started) == 2  # four workers idle, yet the check takes two
+        runner.release.set()
+        thread.join(WAIT_S)
+    with unit_of_work(engine, write=False) as session:
+        assert current_revision(session) == before + 5  # one batch per run: shown as they come
 
 
 # -- through the API --------------------------------------------------------------------------
