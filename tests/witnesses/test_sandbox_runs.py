@@ -256,3 +256,20 @@ def test_a_run_yields_the_cpu_to_the_server(confined: None) -> None:
     result = run_in_sandbox(code, timeout_s=10)
     assert result.status == "passed", result
     assert int(result.stdout) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + RUN_NICENESS)
+
+
+def test_background_runs_yield_to_users_runs(confined: None) -> None:
+    """The start-up check's runs go at the lowest priority, below users' runs."""
+    from server.witnesses.sandbox import BACKGROUND_NICENESS
+    from server.witnesses.service import CheckJob, run_jobs
+
+    code = "import os\nprint(os.getpriority(os.PRIO_PROCESS, 0))\n"
+    job = CheckJob("witness:a/b/c", code, [], 10.0, "key")
+    [(_, background)] = run_jobs([job], workers=1, background=True)
+    [(_, user)] = run_jobs([job], workers=1)
+    assert background.status == user.status == "passed", (background, user)
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    assert int(background.stdout) == min(19, base + BACKGROUND_NICENESS)
+    assert int(user.stdout) == min(19, base + RUN_NICENESS)
+    if base + RUN_NICENESS < 19:  # (a test run already at nice 9 or more cannot tell them apart)
+        assert int(background.stdout) > int(user.stdout)
