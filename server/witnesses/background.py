@@ -3,7 +3,8 @@
 On SQLite the runs go through the app's run queue in its background lane: a user's run is
 always served first and is never refused because the start-up check filled the queue; at
 most ``background_share`` of them run at once, at the lowest CPU priority, and they are
-recorded in batches, so a large store shows its results as they come rather than at the end.
+recorded in batches (each bumps the store revision once, so cached pages are not rebuilt
+after every run), so a large store shows its results as they come rather than at the end.
 On PostgreSQL the check is jobs in the database queue instead (``server.witnesses.jobs``),
 deferred at low priority and taken by whichever worker is free.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from concurrent.futures import CancelledError, Future
 
@@ -24,7 +26,11 @@ from server.witnesses.queue import Done, RunQueue
 
 log = logging.getLogger("readingroom.witnesses")
 
-RECORD_EVERY = 25  # runs recorded per transaction (each one bumps the store revision once)
+# The start-up check records its runs in batches: every RECORD_EVERY runs or RECORD_S seconds,
+# whichever comes first. Each batch bumps the store revision once, and every bump makes the
+# cached pages build again, so a check of a large store must not bump it after every run.
+RECORD_EVERY = 25
+RECORD_S = 5.0
 
 
 def stale_jobs(engine: Engine) -> list[service.CheckJob]:
@@ -41,11 +47,14 @@ def check_stale_witnesses(engine: Engine, stop: threading.Event, queue: RunQueue
     window: deque[Future[Done]] = deque()
     batch: Done = []
     recorded: list[service.CheckOutcome] = []
+    last_record = time.monotonic()
 
     def record() -> None:
+        nonlocal last_record
         with unit_of_work(engine) as session:
             recorded.extend(service.record_runs(session, batch))
         batch.clear()
+        last_record = time.monotonic()
 
     try:
         while jobs or window:
@@ -54,7 +63,7 @@ def check_stale_witnesses(engine: Engine, stop: threading.Event, queue: RunQueue
             if stop.is_set():
                 break
             batch += window.popleft().result()
-            if len(batch) >= RECORD_EVERY:
+            if len(batch) >= RECORD_EVERY or time.monotonic() - last_record >= RECORD_S:
                 record()
     except (CancelledError, Busy):  # the queue closed: the server is stopping
         pass

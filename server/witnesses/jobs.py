@@ -42,6 +42,8 @@ log = logging.getLogger("readingroom.witnesses")
 
 QUEUE = "witnesses"
 TASK = "readingroom.check_witness"
+BUMP_TASK = "readingroom.bump_revision"
+BUMP_LOCK = "readingroom.bump_revision"  # at most one bump waits at a time
 USER_PRIORITY = 10  # `readingroom check`: before the start-up check's jobs
 BACKGROUND_PRIORITY = -10  # the start-up check
 HEARTBEAT_S = 5.0  # how often a worker says it is alive
@@ -70,6 +72,9 @@ def job_app(database_url: str) -> procrastinate.App:
         )
     )
     app.task(name=TASK, queue=QUEUE, pass_context=True)(check_witness)
+    app.task(name=BUMP_TASK, queue=QUEUE, pass_context=True, priority=USER_PRIORITY)(
+        bump_store_revision
+    )
     return app
 
 
@@ -95,9 +100,32 @@ def check_witness(context: Any, witness_key: str, force: bool = False) -> str:
         return "cached" if cached else "gone"
     background = (context.job.priority or 0) < 0
     done = service.run_jobs(todo, workers=1, background=background)
+    # A waiting worker's low-priority runs share one bump every few seconds (each bump makes
+    # cached pages build again); a worker that stops once caught up bumps at once.
+    coalesce = background and context.additional_context.get("coalesce_bumps", False)
     with unit_of_work(engine) as session:
-        outcomes = service.record_runs(session, done)
+        outcomes = service.record_runs(session, done, bump=not coalesce)
+    if coalesce:
+        schedule_bump(context.app)
     return outcomes[0].status
+
+
+def bump_store_revision(context: Any) -> None:
+    """Show the start-up check's recorded runs: one revision bump for all of them so far."""
+    from server.store import bump_revision
+
+    with unit_of_work(context.additional_context["engine"]) as session:
+        bump_revision(session)
+
+
+def schedule_bump(app: procrastinate.App) -> None:
+    from procrastinate import exceptions
+
+    from server.witnesses.background import RECORD_S
+
+    task = app.tasks[BUMP_TASK]
+    with contextlib.suppress(exceptions.AlreadyEnqueued):  # a bump already waits: it shows ours
+        task.configure(queueing_lock=BUMP_LOCK, schedule_in={"seconds": RECORD_S}).defer()
 
 
 # -- deferring and following ---------------------------------------------------------------
@@ -256,7 +284,7 @@ class WorkerOptions:
             "name": self.name or f"readingroom-{os.uname().nodename}-{os.getpid()}",
             "install_signal_handlers": self.install_signal_handlers,
             "listen_notify": self.listen_notify,
-            "additional_context": {"engine": engine},
+            "additional_context": {"engine": engine, "coalesce_bumps": self.wait},
             "delete_jobs": "successful",  # failed jobs stay, to be looked into
             "update_heartbeat_interval": HEARTBEAT_S,
             "stalled_worker_timeout": ALIVE_S,

@@ -124,7 +124,11 @@ def record_run(session: Session, key: str, cache_key: str, result: RunResult) ->
     return run
 
 
-def record_runs(session: Session, done: list[tuple[CheckJob, RunResult]]) -> list[CheckOutcome]:
+def record_runs(
+    session: Session, done: list[tuple[CheckJob, RunResult]], *, bump: bool = True
+) -> list[CheckOutcome]:
+    """Record the runs; ``bump=False`` leaves the store revision to the caller (the start-up
+    check bumps it once for many runs, so cached pages are not rebuilt after every run)."""
     if not done:
         return []  # a re-check with every pass cached writes nothing
     from server.store import bump_revision  # (and its dialects) only when there is a write
@@ -136,7 +140,8 @@ def record_runs(session: Session, done: list[tuple[CheckJob, RunResult]]) -> lis
         if message is None and result.status != "passed":  # say why: its last words
             message = result.stderr.rstrip("\n").rpartition("\n")[2] or None
         outcomes.append(CheckOutcome(job.key, result.status, False, result.duration_ms, message))
-    bump_revision(session)
+    if bump:
+        bump_revision(session)
     return outcomes
 
 

@@ -173,6 +173,32 @@ def test_a_users_jobs_are_taken_before_the_start_up_checks(stored: str, engine: 
     assert queued(engine) == []
 
 
+def test_a_waiting_workers_start_up_runs_share_one_revision_bump(
+    stored: str, engine: Engine
+) -> None:
+    from server.store import current_revision
+
+    jobs.defer_start_up_check(stored, engine)
+    with unit_of_work(engine, write=False) as session:
+        before = current_revision(session)
+    worker = jobs.BackgroundWorker(stored, engine, jobs.WorkerOptions(concurrency=1)).start()
+    try:
+        wait_until(lambda: len(recorded(engine)) == 2, "both start-up runs")
+        with unit_of_work(engine, write=False) as session:
+            assert current_revision(session) == before  # recorded, the bump still to come
+        assert [(key, status) for key, _, status in queued(engine)] == [("None", "todo")]
+
+        def bumped() -> bool:
+            with unit_of_work(engine, write=False) as session:
+                return current_revision(session) > before
+
+        wait_until(bumped, "the one scheduled bump")
+    finally:
+        worker.stop()
+    with unit_of_work(engine, write=False) as session:
+        assert current_revision(session) == before + 1
+
+
 def test_start_up_jobs_run_at_the_lowest_cpu_priority(
     pg_url: str, engine: Engine, content_copy: Path
 ) -> None:
