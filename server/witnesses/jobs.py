@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import threading
 import time
@@ -120,12 +121,14 @@ def bump_store_revision(context: Any) -> None:
 
 def schedule_bump(app: procrastinate.App) -> None:
     from procrastinate import exceptions
+    from procrastinate.types import TimeDeltaParams
 
     from server.witnesses.background import RECORD_S
 
     task = app.tasks[BUMP_TASK]
     with contextlib.suppress(exceptions.AlreadyEnqueued):  # a bump already waits: it shows ours
-        task.configure(queueing_lock=BUMP_LOCK, schedule_in={"seconds": RECORD_S}).defer()
+        delay: TimeDeltaParams = {"seconds": math.ceil(RECORD_S)}
+        task.configure(queueing_lock=BUMP_LOCK, schedule_in=delay).defer()
 
 
 # -- deferring and following ---------------------------------------------------------------
