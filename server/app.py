@@ -32,6 +32,7 @@ from server.witnesses.jobs import (
     BackgroundWorker,
     WorkerOptions,
     defer_start_up_check,
+    job_app,
     uses_job_queue,
 )
 from server.witnesses.judge_pool import close_default_pool
@@ -126,6 +127,9 @@ def create_app(settings: Settings | None = None, runner: WitnessRunner | None = 
         job_worker = None
         can_run = app.state.sandbox["available"] and runner is None
         if uses_job_queue(settings.database_url):
+            if runner is None:  # reruns of stored witnesses go through the database queue
+                app.state.jobs = job_app(settings.database_url)
+                await app.state.jobs.open_async()
             if settings.check_witnesses_on_start and can_run:
                 await run_in_threadpool(defer_start_up_check, settings.database_url, engine)
             if settings.serve_job_workers and can_run:
@@ -141,6 +145,8 @@ def create_app(settings: Settings | None = None, runner: WitnessRunner | None = 
                 checker[1].set()
             if job_worker is not None:
                 await run_in_threadpool(job_worker.stop)
+            if getattr(app.state, "jobs", None) is not None:
+                await app.state.jobs.close_async()
             await run_in_threadpool(runs.close)
             if checker is not None:
                 checker[0].join(timeout=30)

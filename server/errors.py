@@ -105,6 +105,13 @@ class Busy(ReadingRoomError):
         return {"Retry-After": str(self.retry_after_s)}
 
 
+class JobFailed(ReadingRoomError):
+    """A worker took the job but it ended without recording a run (its log says why)."""
+
+    status_code = 502
+    code = "job_failed"
+
+
 class SandboxUnavailable(ReadingRoomError):
     status_code = 503
     code = "sandbox_unavailable"

@@ -179,6 +179,19 @@ def _raise_waiting(engine: Engine, lock: str, priority: int) -> int | None:
     return None if found is None else int(found)
 
 
+def waiting_user_jobs(engine: Engine) -> int:
+    """Jobs at a user's priority not yet taken: the queue's backlog for requests."""
+    with engine.connect() as connection:
+        count = connection.execute(
+            text(
+                "SELECT count(*) FROM procrastinate_jobs WHERE queue_name = :queue"
+                " AND status = 'todo' AND priority >= :priority"
+            ),
+            {"queue": QUEUE, "priority": USER_PRIORITY},
+        ).scalar()
+    return int(count or 0)
+
+
 def live_workers(engine: Engine) -> int:
     """Workers (``readingroom worker``, servers taking jobs) heard from recently."""
     with engine.connect() as connection:

@@ -230,3 +230,32 @@ def test_worker_refuses_sqlite(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["worker", "--database", f"sqlite:///{tmp_path}/x.db"])
     assert result.exit_code == 1
     assert "the witness job queue needs PostgreSQL" in result.output
+
+
+def test_a_rerun_through_the_api_is_a_job_a_worker_takes(
+    stored: str, engine: Engine, worker_process: subprocess.Popen[bytes]
+) -> None:
+    settings = make_settings(stored, None)  # this server takes no jobs itself
+    with TestClient(create_app(settings), client=LOOPBACK) as client:
+
+        def not_here(*_args: object, **_kwargs: object) -> None:
+            raise AssertionError("the rerun ran in the server, not through the job queue")
+
+        client.app.state.runs.run_jobs = not_here  # type: ignore[attr-defined]
+        response = client.post(f"/api/witnesses/{ALPHA}/runs")
+        assert response.status_code == 200, response.text
+        assert response.json()["runs"][0]["status"] == "passed"
+    assert recorded(engine) == {ALPHA: "passed"}
+    assert queued(engine) == []
+
+
+def test_a_rerun_finds_the_job_queue_full_with_503(
+    stored: str, engine: Engine, worker_process: subprocess.Popen[bytes]
+) -> None:
+    settings = make_settings(stored, None, witness_queue_backlog=0)
+    with TestClient(create_app(settings), client=LOOPBACK) as client:
+        response = client.post(f"/api/witnesses/{ALPHA}/runs")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "busy"
+    assert int(response.headers["Retry-After"]) >= 1
+    assert queued(engine) == []  # refused before anything was deferred
