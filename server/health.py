@@ -48,6 +48,7 @@ class Snapshot:
     checked_at: float  # time.monotonic()
     generation: int  # bumps committed before this snapshot was taken
     problem: str | None = None
+    jobs: dict[str, int] | None = None  # PostgreSQL: the witness job queue, as last seen
 
 
 class HealthMonitor:
@@ -103,13 +104,20 @@ class HealthMonitor:
             with Session(self.engine) as session:
                 session.exec(text("SELECT 1"))  # type: ignore[call-overload]
                 revision = current_revision(session)
-            snapshot = Snapshot(True, revision, time.monotonic(), generation)
+            snapshot = Snapshot(True, revision, time.monotonic(), generation, jobs=self._jobs())
         except Exception as error:  # any failure to answer is the answer
             why = f"the database did not answer: {type(error).__name__}"
             snapshot = Snapshot(False, self.snapshot.revision, time.monotonic(), generation, why)
         self.snapshot = snapshot
         self._notify()
         return snapshot
+
+    def _jobs(self) -> dict[str, int] | None:
+        if self.dialect != "postgresql":
+            return None  # SQLite has no job queue
+        from server.witnesses.jobs import queue_state
+
+        return queue_state(self.engine)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -167,4 +175,5 @@ async def health(request: Request) -> dict[str, Any]:
         "database": monitor.dialect,
         "revision": snapshot.revision,
         "sandbox": request.app.state.sandbox,
+        **({} if snapshot.jobs is None else {"witness_jobs": snapshot.jobs}),
     }

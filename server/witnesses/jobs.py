@@ -192,6 +192,27 @@ def waiting_user_jobs(engine: Engine) -> int:
     return int(count or 0)
 
 
+def queue_state(engine: Engine) -> dict[str, int]:
+    """What ``/api/health`` shows of the queue: jobs waiting and running, workers alive."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            text(
+                "SELECT"
+                " (SELECT count(*) FROM procrastinate_jobs WHERE queue_name = :queue"
+                "  AND status = 'todo' AND scheduled_at IS NULL),"
+                " (SELECT count(*) FROM procrastinate_jobs WHERE queue_name = :queue"
+                "  AND status = 'doing'),"
+                " (SELECT count(*) FROM procrastinate_jobs WHERE queue_name = :queue"
+                "  AND status = 'failed'),"
+                " (SELECT count(*) FROM procrastinate_workers"
+                "  WHERE last_heartbeat > now() - make_interval(secs => :alive))"
+            ),
+            {"queue": QUEUE, "alive": ALIVE_S},
+        ).one()
+    waiting, running, failed, workers = (int(value or 0) for value in row)
+    return {"waiting": waiting, "running": running, "failed": failed, "workers": workers}
+
+
 def live_workers(engine: Engine) -> int:
     """Workers (``readingroom worker``, servers taking jobs) heard from recently."""
     with engine.connect() as connection:

@@ -219,9 +219,15 @@ def test_a_server_on_postgresql_defers_its_start_up_check_and_takes_the_jobs(
     stored: str, engine: Engine
 ) -> None:
     settings = make_settings(stored, None, check_witnesses_on_start=True, serve_job_workers=1)
-    with TestClient(create_app(settings), client=LOOPBACK):
+    with TestClient(create_app(settings), client=LOOPBACK) as client:
         wait_until(lambda: len(recorded(engine)) == 2, "the server's worker to run both")
         assert jobs.live_workers(engine) == 1
+
+        def health_counts_the_worker() -> bool:
+            state = client.get("/api/health").json()["witness_jobs"]
+            return bool(state["workers"] == 1 and state["failed"] == 0)
+
+        wait_until(health_counts_the_worker, "/api/health to show the queue")
     assert recorded(engine) == {ALPHA: "passed", BETA: "passed"}
     assert jobs.live_workers(engine) == 0  # the server's worker left with it
 
