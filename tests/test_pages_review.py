@@ -192,6 +192,25 @@ def test_the_source_page_shows_citation_bibtex_grounds_and_claims(client: TestCl
     assert 'href="/api/sources/smith-2020-example.bib"' in page.text
 
 
+def test_the_source_page_reads_only_the_titles_it_links(client: TestClient) -> None:
+    """A source page costs the same in a store of 10,000 concepts as in one of 10."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert client.get("/sources/smith-2020-example").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    titles = [s for s in statements if "concept.title" in s and "FROM concept" in s]
+    assert titles and all(" IN " in s for s in titles), titles
+
+
 @pytest.mark.parametrize(
     ("path", "status"),
     [

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server.claims.service import source_with_claims
 from server.concepts import service as concepts
@@ -69,7 +69,12 @@ def search(request: Request, session: SessionDep, q: SearchText = "") -> HTMLRes
 @router.get("/sources/{source_id}", response_class=HTMLResponse)
 def source(source_id: str, request: Request, session: SessionDep) -> HTMLResponse:
     data = source_with_claims(session, source_id)
-    titles = dict(session.exec(select(Concept.key, Concept.title)).all())
+    # only the concepts this source grounds or whose claims cite it: the page's own links
+    linked = {g["concept"] for g in data["grounds"]}
+    linked |= {claim["concept"] for stance in data["claims"].values() for claim in stance}
+    titles = dict(
+        session.exec(select(Concept.key, Concept.title).where(col(Concept.key).in_(linked))).all()
+    )
     pages = {key: "/concepts/" + key.partition(":")[2] for key in titles}
     for stance in data["claims"].values():
         for claim in stance:
