@@ -17,11 +17,11 @@ from server.notes import service, transfer
 from server.notes.schemas import MAX_PAGE
 from server.pages.render import render_page
 from server.pages.viewer import viewer
+from server.paging import Cursor
 
 router = APIRouter(include_in_schema=False)
 
 Filter = Annotated[str | None, Query(max_length=200)]
-Cursor = Annotated[str | None, Query(max_length=600)]
 
 
 def object_url(key: str) -> str:
