@@ -10,9 +10,10 @@ from fastapi import APIRouter, Query, Request, Response
 from server.concepts import service
 from server.db import unit_of_work
 from server.deps import read
-from server.learning.focus import MAX_FOCUS_DEPTH, Direction, Viewer, focused_graph, with_status
+from server.learning.focus import MAX_FOCUS_DEPTH, Direction, focused_graph, with_status
 from server.pagecache import PageCache
 from server.paging import DEFAULT_PAGE, MAX_PAGE, Cursor, page_answer
+from server.people.reader import ReaderName
 
 router = APIRouter(prefix="/api", tags=["concepts"])
 
@@ -81,7 +82,7 @@ def graph_bytes(request: Request, learner: str | None) -> bytes:
 )
 async def graph(
     request: Request,
-    learner: Viewer,
+    learner: ReaderName,
     focus: Annotated[str | None, Query(max_length=400)] = None,
     direction: Direction = "both",
     depth: Annotated[int, Query(ge=1, le=MAX_FOCUS_DEPTH)] = 2,

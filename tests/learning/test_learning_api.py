@@ -15,7 +15,7 @@ from server.db import unit_of_work
 from server.models import User
 from server.people.identity import hash_token
 from tests.conftest import LOOPBACK, make_settings
-from tests.learning.conftest import Tree, key, make_tree
+from tests.learning.conftest import CTX, Tree, key, make_tree
 from tests.notes.conftest import ALPHA
 
 Client = tuple[TestClient, Tree]
@@ -193,6 +193,19 @@ def test_team_mode_progress_is_per_account(team: TestClient) -> None:
     assert not anonymous[key("top")]["learned"]
     mine = {n["key"]: n for n in team.get("/api/graph", headers=bearer("alice")).json()["nodes"]}
     assert mine[key("top")]["learned"]
+
+
+def test_the_concept_page_and_the_graph_know_the_same_reader(team: TestClient) -> None:
+    learn(team, "top", **bearer("alice"))
+    page = f"/concepts/{CTX}/top"
+    mine = team.get(page, headers=bearer("alice")).text
+    assert 'data-field="learned"' in mine and "✓ learned" in mine
+    assert "✓ learned" not in team.get(page, headers=bearer("bob")).text
+    assert 'data-field="learned"' not in team.get(page).text  # nobody: no marks to show
+    unknown = {"Authorization": "Bearer not-a-token"}
+    assert 'data-field="learned"' not in team.get(page, headers=unknown).text
+    graph = {n["key"]: n for n in team.get("/api/graph", headers=unknown).json()["nodes"]}
+    assert not graph[key("top")]["learned"]
 
 
 def test_status_follows_a_witness_run_and_a_review(client: TestClient) -> None:
