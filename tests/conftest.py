@@ -13,6 +13,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,6 +25,7 @@ from server import migrations
 from server.app import create_app
 from server.config import Settings
 from server.db import make_engine, normalise_url, unit_of_work
+from tests.chromium import FLAGS, chromium_path
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 VALID_CONTENT = FIXTURES / "content" / "valid"
@@ -130,3 +132,14 @@ def content_copy(tmp_path: Path) -> Path:
     target = tmp_path / "content"
     shutil.copytree(VALID_CONTENT, target)
     return target
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium under Playwright, one per test module."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = chromium_path()
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=FLAGS)
+        yield launched
+        launched.close()
