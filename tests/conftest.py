@@ -25,6 +25,7 @@ from server import migrations
 from server.app import create_app
 from server.config import Settings
 from server.db import make_engine, normalise_url, unit_of_work
+from server.ingest.service import ingest
 from tests.chromium import FLAGS, chromium_path
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -132,6 +133,26 @@ def content_copy(tmp_path: Path) -> Path:
     target = tmp_path / "content"
     shutil.copytree(VALID_CONTENT, target)
     return target
+
+
+OLD_CLAIM = "claim:demo-context/alpha/scaling-claim"
+NEW_CLAIM = "claim:demo-context/alpha/scaling-claim-v2"
+
+
+def rename_claim(engine: Engine, content: Path) -> None:
+    """In a copy of the fixture tree: rename OLD_CLAIM to NEW_CLAIM (an alias), and ingest."""
+    shutil.copyfile(FIXTURES / "content/cases/renamed-claim.md", content / "demo-context/alpha.md")
+    with unit_of_work(engine) as session:
+        ingest(session, content)
+
+
+def remove_claim(engine: Engine, content: Path, reason: str | None = None) -> None:
+    """Then remove NEW_CLAIM (with a tombstone giving ``reason``, when given), and ingest."""
+    shutil.copyfile(FIXTURES / "content/cases/no-claims.md", content / "demo-context/alpha.md")
+    if reason is not None:
+        (content / "tombstones.yaml").write_text(f"- key: {NEW_CLAIM}\n  reason: {reason}\n")
+    with unit_of_work(engine) as session:
+        ingest(session, content)
 
 
 @pytest.fixture(scope="module")
