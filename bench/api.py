@@ -11,15 +11,15 @@ measurement. The bytes are compared with the bare endpoint's before and after.
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.servers import free_port, running, wait_for
 
 BARE_APP = """
 import sys
@@ -44,24 +44,6 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", a
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(url: str, timeout: float = 60.0) -> bytes:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return bytes(response.read())
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
 def wrk(url: str, seconds: int) -> float:
     out = subprocess.run(
         ["wrk", "-t2", "-c8", f"-d{seconds}s", url], check=True, capture_output=True, text=True
@@ -77,32 +59,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--path", default="/api/concepts/generative-models/normalizing-flows")
     args = parser.parse_args()
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     with tempfile.TemporaryDirectory() as tmp:
         ours_port, bare_port = free_port(), free_port()
-        ours = subprocess.Popen(
-            [sys.executable, "-c", OUR_APP, f"sqlite:///{tmp}/bench.db", str(ours_port)], env=env
-        )
-        try:
-            body = wait_for(f"http://127.0.0.1:{ours_port}{args.path}")
+        with running(OUR_APP, f"sqlite:///{tmp}/bench.db", str(ours_port)) as ours:
+            body = wait_for(f"http://127.0.0.1:{ours_port}{args.path}", ours)
             (Path(tmp) / "body.json").write_bytes(body)
-            bare = subprocess.Popen(
-                [sys.executable, "-c", BARE_APP.replace("{path}", args.path),
-                 f"{tmp}/body.json", str(bare_port)], env=env,
-            )  # fmt: skip
-            try:
-                assert wait_for(f"http://127.0.0.1:{bare_port}{args.path}") == body
+            bare_app = BARE_APP.replace("{path}", args.path)
+            with running(bare_app, f"{tmp}/body.json", str(bare_port)) as bare:
+                assert wait_for(f"http://127.0.0.1:{bare_port}{args.path}", bare) == body
                 bare_rate = wrk(f"http://127.0.0.1:{bare_port}{args.path}", args.seconds)
                 ours_rate = wrk(f"http://127.0.0.1:{ours_port}{args.path}", args.seconds)
-                after = wait_for(f"http://127.0.0.1:{ours_port}{args.path}")
+                after = wait_for(f"http://127.0.0.1:{ours_port}{args.path}", ours)
                 if after != body:
                     raise SystemExit("the page changed during the measurement: ratio not valid")
-            finally:
-                bare.terminate()
-                bare.wait()
-        finally:
-            ours.terminate()
-            ours.wait()
     print(f"page bytes                 {len(body)}")
     print(f"bare Starlette             {bare_rate:10.0f} req/s")
     print(f"reading room               {ours_rate:10.0f} req/s")

@@ -50,13 +50,26 @@ def page(i: int, n: int) -> str:
         links.append((concept_key(i + 1), "next", "The page after."))
     if context > 0:
         links.append((concept_key(i - PER_CONTEXT), "related", "The same place, one context back."))
+    return page_text(i, context_slug(context), concept_slug(i), links, source_id(i))
+
+
+def page_text(
+    i: int, context: str, slug: str, links: list[tuple[str, str, str]], source: str,
+    version: int = 0, scale: int | None = None,
+) -> str:  # fmt: skip
+    """Page ``i`` of a generated tree, in ``context`` under ``slug``, with ``links`` (to,
+    type, reason) and one ``source``; a new ``version`` changes its claim's text. Its
+    equation and code scale by ``scale`` + 2 (default ``i`` + 2): one ``scale`` for every
+    page makes their math and code the same, as a store of copies has."""
+    k = i if scale is None else scale
     link_lines = (
         "".join(
             f"  - to: {to}\n    type: {kind}\n    reason: {reason}\n" for to, kind, reason in links
         )
         or "  []\n"
     )
-    demo = f"demo:{context_slug(context)}/{concept_slug(i)}/stretch"
+    demo = f"demo:{context}/{slug}/stretch"
+    edition = f" (version {version})" if version else ""
     return f"""---
 title: Generated concept {i}
 summary: Generated page number {i}, for measuring lists and pages at scale.
@@ -65,8 +78,8 @@ links:
 {link_lines}equations:
   - id: scale
     label: Scaling {i}
-    latex: 'x = {i + 2} z'
-    statement: x is z scaled by {i + 2}.
+    latex: 'x = {k + 2} z'
+    statement: x is z scaled by {k + 2}.
     symbols:
       - symbol: z
         meaning: the base variable
@@ -76,16 +89,16 @@ witnesses:
     checks:
       - kind: stdout
         expected: |
-          value: {2 * i}.0
+          value: {2 * k}.0
         tolerance: 0.001
 sources:
-  - source: {source_id(i)}
+  - source: {source}
     grounds: Grounds the scaling equation of page {i}.
 claims:
   - id: scaling-claim
-    text: Scaling by {i + 2} changes density by 1/{i + 2}.
+    text: Scaling by {k + 2} changes density by 1/{k + 2}{edition}.
     support:
-      - source: {source_id(i)}
+      - source: {source}
         stance: supports
         locator: {{section: "2 Scaling", page: {1 + i % 40}}}
     reviews:
@@ -124,13 +137,13 @@ practice:
   rubric: [Concrete.]
 research:
   open_question: What does page {i} add?
-  evidence: [Source ids to inspect, {source_id(i)}]
+  evidence: [Source ids to inspect, {source}]
   resolves: [The learner can say it]
 ---
 
 ## Intuition
 
-Scale $z$ by ${i + 2}$: page {i} says *why* the density falls.
+Scale $z$ by ${k + 2}$: page {i} says *why* the density falls.
 
 ## Math
 
@@ -139,7 +152,7 @@ Scale $z$ by ${i + 2}$: page {i} says *why* the density falls.
 ## Code
 
 ```python witness=double
-value = {i}.0 * 2
+value = {k}.0 * 2
 print("value:", value)
 ```
 
@@ -147,6 +160,16 @@ print("value:", value)
 
 {{{{ demo stretch }}}}
 """
+
+
+def sources_text(ids: list[str]) -> str:
+    """``sources.yaml`` of generated sources; an id reads ``author-YEAR-...``."""
+    return "".join(
+        f"- id: {s}\n  authors: [Generated Author]\n  year: {s.split('-')[1]}\n"
+        f"  title: Generated source {s}\n  venue: Journal of Examples\n"
+        f"  url: https://example.org/{s}\n"
+        for s in ids
+    )
 
 
 def write_tree(root: Path, n: int) -> list[str]:
@@ -158,15 +181,7 @@ def write_tree(root: Path, n: int) -> list[str]:
         encoding="utf-8",
     )
     sources = sorted({source_id(i) for i in range(n)})
-    (root / "sources.yaml").write_text(
-        "".join(
-            f"- id: {s}\n  authors: [Generated Author]\n  year: {s.split('-')[1]}\n"
-            f"  title: Generated source {s}\n  venue: Journal of Examples\n"
-            f"  url: https://example.org/{s}\n"
-            for s in sources
-        ),
-        encoding="utf-8",
-    )
+    (root / "sources.yaml").write_text(sources_text(sources), encoding="utf-8")
     for i in range(n):
         folder = root / context_slug(i // PER_CONTEXT)
         folder.mkdir(exist_ok=True)

@@ -18,135 +18,35 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-PAGE = """---
-title: Generated concept {index}
-summary: A generated concept page, number {index}.
-bridge: It leads on to the next page.
-{links}equations:
-  - id: scale
-    label: Scaling
-    latex: 'x = a z'
-    statement: x is z scaled by a.
-    symbols:
-      - symbol: a
-        meaning: the scale
-witnesses:
-  - id: double
-    demonstrates: Doubling a number.
-    checks:
-      - kind: stdout
-        expected: |
-          value: 2.0
-        tolerance: 0.001
-sources:
-  - source: smith-2020-example
-    grounds: Grounds the scaling equation.
-claims:
-  - id: scaling-claim
-    text: Scaling by a changes density by 1/|a| (version {version}).
-    support:
-      - source: smith-2020-example
-        stance: supports
-        locator: {{section: "2 Scaling", page: 3}}
-    reviews:
-      - verdict: bounded
-        reviewer: bench reviewer
-        date: 2026-01-02
-        summary: A bounded summary.
-        caveats: Only in one dimension.
-misconceptions:
-  - id: no-change
-    belief: Scaling leaves density unchanged.
-    why_wrong: Volume changes.
-    exposed_by: [demo:bench/{slug}/stretch]
-demos:
-  - id: stretch
-    title: Stretch
-    spec:
-      type: chain
-      dim: 2
-      base: {{type: normal}}
-      layers: [{{type: affine, A: [[2, 0], [0, 1]], b: [0, 0]}}]
-    controls:
-      - {{name: scale, label: Stretch along x, paths: ["layers[0].A[0][0]"], min: 0.5, max: 4,
-         step: 0.5}}
-    caption: Density halves where space doubles.
-storyboard:
-  prompt: Pick a change.
-  choices:
-    - {{label: Density falls, feedback: Yes., correct: true}}
-    - {{label: Nothing, feedback: No.}}
-visual_inquiry:
-  question: Which object?
-  prompt: Pick a cue.
-  choices:
-    - {{label: Grid, feedback: Good.}}
-    - {{label: Points, feedback: Fine.}}
-practice:
-  prediction_prompt: Predict.
-  hints: [One, Two, Three]
-  rubric: [Concrete.]
-research:
-  open_question: What is concept {index}?
-  evidence: [smith-2020-example]
-  resolves: [The learner can say it]
----
+from bench import gen
+from bench.servers import ROOT, scratch_postgresql
 
-## Intuition
-
-Scale $z$ by $a$; page {index} of the generated store.
-
-## Math
-
-{{{{ equation scale }}}}
-
-## Code
-
-```python witness=double
-print("value:", 2.0)
-```
-
-## Interactive Demo
-
-{{{{ demo stretch }}}}
-"""
-
-PREREQUISITE = """links:
-  - to: concept:bench/{target}
-    type: prerequisite
-    reason: It builds on the page before.
-"""
-
-SOURCES = """- id: smith-2020-example
-  title: An Example Source
-  authors: [A. Smith]
-  year: 2020
-"""
-
-
-def slug_of(index: int) -> str:
-    return f"concept-{index:05d}"
+CONTEXT = "bench"
+SOURCE = "author-2020-source-00000"
 
 
 def page_text(index: int, version: int = 0) -> str:
-    links = PREREQUISITE.format(target=slug_of(index - 1)) if index else ""
-    return PAGE.format(index=index, slug=slug_of(index), links=links, version=version)
+    """Page ``index`` of the chain: it needs the page before it; its math and code are every
+    page's."""
+    before = f"concept:{CONTEXT}/{gen.concept_slug(index - 1)}"
+    links = [(before, "prerequisite", "It builds on the page before.")] if index else []
+    slug = gen.concept_slug(index)
+    return gen.page_text(index, CONTEXT, slug, links, SOURCE, version, scale=0)
 
 
 def generate(root: Path, concepts: int) -> None:
     """A store of ``concepts`` pages in one context; page i has page i-1 as prerequisite."""
-    (root / "bench").mkdir(parents=True)
-    (root / "contexts.yaml").write_text("bench: Benchmark Concepts\n")
-    (root / "sources.yaml").write_text(SOURCES)
+    (root / CONTEXT).mkdir(parents=True)
+    (root / "contexts.yaml").write_text(f"{CONTEXT}: Benchmark Concepts\n")
+    (root / "sources.yaml").write_text(gen.sources_text([SOURCE]))
     for index in range(concepts):
-        (root / "bench" / f"{slug_of(index)}.md").write_text(page_text(index))
+        (root / CONTEXT / f"{gen.concept_slug(index)}.md").write_text(page_text(index))
 
 
 def peak_rss_mib() -> float:
@@ -180,9 +80,9 @@ def measure(concepts: int, database: str | None) -> dict[str, float]:
         after_full = peak_rss_mib()
         unchanged = min(timed("unchanged") for _ in range(3))
         changed = []
+        middle = root / CONTEXT / f"{gen.concept_slug(concepts // 2)}.md"
         for version in (1, 2, 3):
-            middle = concepts // 2
-            (root / "bench" / f"{slug_of(middle)}.md").write_text(page_text(middle, version))
+            middle.write_text(page_text(concepts // 2, version))
             changed.append(timed("changed"))
         engine.dispose()
     return {
@@ -202,21 +102,8 @@ def scratch_database(admin_url: str | None, tmp: str) -> Iterator[str]:
     if admin_url is None:
         yield f"sqlite:///{tmp}/bench.db"
         return
-    from sqlalchemy import text
-    from sqlalchemy.engine import make_url
-
-    from server.db import make_engine, normalise_url
-
-    name = f"readingroom_ingest_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(normalise_url(admin_url)).set(database=name).render_as_string(False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgresql(admin_url, "readingroom_ingest") as url:
+        yield url
 
 
 def main() -> None:

@@ -25,20 +25,19 @@ import contextlib
 import json
 import os
 import resource
-import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
-ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.servers import HOST, serving
+
 REQUEST_TIMEOUT_S = 30.0
 KEEP_ALIVE_S = 4  # just under the server's default idle keep-alive timeout
 # what a request may end in besides an answer: counted, never raised
@@ -247,46 +246,6 @@ def raise_open_file_limit(needed: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(
-    directory: Path, port: int, log: IO[bytes], settings: list[str]
-) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("READINGROOM_")}
-    env.update(item.partition("=")[::2] for item in settings)
-    env.update(
-        PYTHONPATH=str(ROOT),
-        READINGROOM_CHECK_WITNESSES_ON_START="false",
-        READINGROOM_DATABASE_URL=f"sqlite:///{directory / 'load.db'}",
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--host", HOST, "--port", str(port)],
-        cwd=directory,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-
-
-async def wait_until_serving(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 120
-    while True:
-        connection = Connection(port)
-        try:
-            if (await connection.request("GET", "/api/health", None))[0] == 200:
-                return
-        except FAILURES:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the server did not start") from None
-            await asyncio.sleep(0.3)
-        finally:
-            await connection.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each level")
@@ -307,27 +266,19 @@ def main() -> None:
         return
     levels = [min(int(n), 2000) for n in args.levels.split(",")]  # bounded
     raise_open_file_limit(max(levels) + args.runs + 512)  # the server inherits it
-    with (
-        tempfile.TemporaryDirectory(prefix="readingroom-load-") as tmp,
-        open(Path(tmp) / "serve.log", "wb") as log,
-    ):
-        port = free_port()
-        process = start_server(Path(tmp), port, log, args.setting)
-        try:
-            asyncio.run(wait_until_serving(port, process))
+    settings = dict(item.partition("=")[::2] for item in args.setting)
+    with tempfile.TemporaryDirectory(prefix="readingroom-load-") as tmp:
+        database = f"sqlite:///{Path(tmp) / 'load.db'}"
+        with (
+            open(Path(tmp) / "serve.log", "wb") as log,
+            serving(Path(tmp), database, settings=settings, stderr=log, timeout=120) as (base, _),
+        ):
+            port = int(base.rpartition(":")[2])
             print(f"readingroom serve on {HOST}:{port}; levels {levels}, cores {os.cpu_count()}")
             for connections in levels:
                 asyncio.run(level(port, connections, args.seconds, args.runs, args.run_seconds))
-        finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            crashes = (Path(tmp) / "serve.log").read_text(errors="replace").count("Traceback")
-            print(f"server log: {crashes} traceback(s)")
-
+        crashes = (Path(tmp) / "serve.log").read_text(errors="replace").count("Traceback")
+        print(f"server log: {crashes} traceback(s)")
 
 if __name__ == "__main__":
     main()

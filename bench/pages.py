@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.servers import free_port, running, serving, wait_for
+
 NF = "generative-models/normalizing-flows"
 ROUTES = {
     "concept JSON": f"/api/concepts/{NF}",
@@ -51,29 +51,9 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", a
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def fetch(url: str) -> tuple[bytes, str]:
     with urllib.request.urlopen(url, timeout=10) as response:
         return bytes(response.read()), str(response.headers["content-type"])
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 300.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fetch(url)
-            return
-        except OSError:
-            if process.poll() is not None:
-                raise SystemExit(f"the server exited ({process.returncode})") from None
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def wrk(url: str, seconds: int, connections: int) -> float:
@@ -87,21 +67,6 @@ def wrk(url: str, seconds: int, connections: int) -> float:
     return float(match.group(1))
 
 
-def serve_ours(tmp: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "READINGROOM_CHECK_WITNESSES_ON_START": "false",
-        "READINGROOM_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
-    }
-    readingroom = Path(sys.executable).with_name("readingroom")
-    command = [str(readingroom)] if readingroom.exists() else [sys.executable, "-m", "server.cli"]
-    return subprocess.Popen(
-        [*command, "serve", "--port", str(port)], env=env, cwd=tmp,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
@@ -110,25 +75,21 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in ROUTES}
     sizes: dict[str, int] = {}
-    with tempfile.TemporaryDirectory() as tmp_name:
+    with (
+        tempfile.TemporaryDirectory() as tmp_name,
+        serving(Path(tmp_name), f"sqlite:///{tmp_name}/bench.db") as (ours_url, _),
+    ):
         tmp = Path(tmp_name)
-        ours_port, bare_port = free_port(), free_port()
-        ours = serve_ours(tmp, ours_port)
-        bare = None
-        try:
-            ours_url, bare_url = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{bare_port}"
-            wait_for(ours_url + "/api/health", ours)
-            served = []
-            for n, (name, path) in enumerate(ROUTES.items()):
-                body, media_type = fetch(ours_url + path)
-                (tmp / f"body{n}").write_bytes(body)
-                served.append([path, str(tmp / f"body{n}"), media_type])
-                sizes[name] = len(body)
-            (tmp / "served.json").write_text(json.dumps(served))
-            bare = subprocess.Popen(
-                [sys.executable, "-c", BARE_APP, str(tmp / "served.json"), str(bare_port)],
-                env={**os.environ, "PYTHONPATH": str(ROOT)},
-            )
+        served = []
+        for n, (name, path) in enumerate(ROUTES.items()):
+            body, media_type = fetch(ours_url + path)
+            (tmp / f"body{n}").write_bytes(body)
+            served.append([path, str(tmp / f"body{n}"), media_type])
+            sizes[name] = len(body)
+        (tmp / "served.json").write_text(json.dumps(served))
+        bare_port = free_port()
+        bare_url = f"http://127.0.0.1:{bare_port}"
+        with running(BARE_APP, str(tmp / "served.json"), str(bare_port)) as bare:
             wait_for(bare_url + ROUTES["concept JSON"], bare)
 
             def same_bytes(when: str) -> None:
@@ -143,11 +104,6 @@ def main() -> None:
                     ours_rate = wrk(ours_url + path, args.seconds, args.connections)
                     results[name].append((bare_rate, ours_rate))
             same_bytes("after the measurement")
-        finally:
-            for process in (ours, bare):
-                if process is not None:
-                    process.terminate()
-                    process.wait()
     print(f"wrk -t1 -c{args.connections} -d{args.seconds}s, median of {args.repeat}, loopback")
     print(f"{'route':<20} {'bytes':>8} {'bare req/s':>11} {'ours req/s':>11} {'ratio':>6}  aim")
     for name, runs in results.items():

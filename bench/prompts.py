@@ -18,10 +18,7 @@ endpoint in the same server returning the same bytes (the ceiling).
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,18 +28,18 @@ from pathlib import Path
 import httpx
 from sqlmodel import select
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from server import migrations  # noqa: E402
-from server.config import Settings  # noqa: E402
-from server.db import make_engine, unit_of_work  # noqa: E402
-from server.ingest.service import ingest  # noqa: E402
-from server.models import ObjectKey  # noqa: E402
-from server.tutor import cache  # noqa: E402
-from server.tutor.builder import build_prompt  # noqa: E402
-from server.tutor.formats import render_text  # noqa: E402
-from server.tutor.service import learner_for, prompt_for_key  # noqa: E402
+from bench.servers import ROOT, free_port, running, wait_for
+from server import migrations
+from server.config import Settings
+from server.db import make_engine, unit_of_work
+from server.ingest.service import ingest
+from server.models import ObjectKey
+from server.tutor import cache
+from server.tutor.builder import build_prompt
+from server.tutor.formats import render_text
+from server.tutor.service import learner_for, prompt_for_key
 
 SERVER = """
 import sys
@@ -80,12 +77,6 @@ def median_ms(run: Callable[[], object], repeat: int) -> float:
         run()
         times.append(time.perf_counter_ns() - start)
     return statistics.median(times) / 1e6
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def largest_object(url: str) -> tuple[str, int]:
@@ -148,24 +139,11 @@ def latency(client: httpx.Client, path: str, requests: int) -> tuple[float, floa
 
 def through_api(url: str, key: str, requests: int) -> dict[str, tuple[float, float, bytes]]:
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    server = subprocess.Popen([sys.executable, "-c", SERVER, url, str(port)], env=env)
-    try:
+    with running(SERVER, url, str(port)) as server:
+        wait_for(f"http://127.0.0.1:{port}/bench/bare/{key}", server, timeout=60)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    client.get(f"/bench/bare/{key}")
-                    break
-                except httpx.TransportError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.2)
             ours = latency(client, f"/api/objects/{key}/prompt", requests)
             bare = latency(client, f"/bench/bare/{key}", requests)
-    finally:
-        server.terminate()
-        server.wait()
     assert ours[2] == bare[2], "the bare endpoint serves the same bytes"
     return {"ours": ours, "bare": bare}
 

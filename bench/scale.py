@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,10 +28,10 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.gen import concept_key, write_tree  # noqa: E402
+from bench.gen import concept_key, write_tree
+from bench.servers import env, readingroom, serving
 
 LISTS = {
     "concepts, first page": "/api/concepts",
@@ -44,17 +42,6 @@ LISTS = {
     "index page": "/",
 }
 LIST_AIM_MS, GRAPH_AIM_MS, COLD_AIM_MS, P99_AIM = 20.0, 100.0, 10.0, 2.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def readingroom() -> list[str]:
-    script = Path(sys.executable).with_name("readingroom")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "server.cli"]
 
 
 class Client:
@@ -72,18 +59,6 @@ class Client:
         if response.status != 200:
             raise SystemExit(f"GET {path}: {response.status} {body[:300]!r}")
         return elapsed
-
-
-def wait_for(port: int, process: subprocess.Popen[bytes], timeout: float = 600.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            Client(port).get("/api/health")
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the server did not start") from None
-            time.sleep(0.2)
 
 
 def page_path(i: int, html: bool = False) -> str:
@@ -147,30 +122,16 @@ def run_size(n: int, samples: int) -> dict[str, tuple[float, float | None]]:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         write_tree(tmp / "content", n)
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "READINGROOM_DATABASE_URL": f"sqlite:///{tmp}/scale.db",
-            "READINGROOM_CHECK_WITNESSES_ON_START": "false",
-            "READINGROOM_INGEST_ON_START": "false",
-        }
+        database = f"sqlite:///{tmp}/scale.db"
+        settings = {"READINGROOM_INGEST_ON_START": "false"}
         started = time.perf_counter()
         subprocess.run(
-            [*readingroom(), "ingest", str(tmp / "content")], env=env, check=True,
-            stdout=subprocess.DEVNULL,
+            [*readingroom(), "ingest", str(tmp / "content")], env=env(database, settings),
+            check=True, stdout=subprocess.DEVNULL,
         )  # fmt: skip
         print(f"{n} concepts: generated and ingested in {time.perf_counter() - started:.1f} s")
-        port = free_port()
-        server = subprocess.Popen(
-            [*readingroom(), "serve", "--port", str(port)], env=env, cwd=tmp,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            wait_for(port, server)
-            return measure(port, n, samples)
-        finally:
-            server.terminate()
-            server.wait()
+        with serving(tmp, database, settings=settings, timeout=600) as (base, _):
+            return measure(int(base.rpartition(":")[2]), n, samples)
 
 
 def main() -> None:

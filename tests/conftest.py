@@ -13,6 +13,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,6 +25,8 @@ from server import migrations
 from server.app import create_app
 from server.config import Settings
 from server.db import make_engine, normalise_url, unit_of_work
+from server.ingest.service import ingest
+from tests.chromium import FLAGS, chromium_path
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 VALID_CONTENT = FIXTURES / "content" / "valid"
@@ -138,3 +141,34 @@ def content_copy(tmp_path: Path) -> Path:
     target = tmp_path / "content"
     shutil.copytree(VALID_CONTENT, target)
     return target
+
+
+OLD_CLAIM = "claim:demo-context/alpha/scaling-claim"
+NEW_CLAIM = "claim:demo-context/alpha/scaling-claim-v2"
+
+
+def rename_claim(engine: Engine, content: Path) -> None:
+    """In a copy of the fixture tree: rename OLD_CLAIM to NEW_CLAIM (an alias), and ingest."""
+    shutil.copyfile(FIXTURES / "content/cases/renamed-claim.md", content / "demo-context/alpha.md")
+    with unit_of_work(engine) as session:
+        ingest(session, content)
+
+
+def remove_claim(engine: Engine, content: Path, reason: str | None = None) -> None:
+    """Then remove NEW_CLAIM (with a tombstone giving ``reason``, when given), and ingest."""
+    shutil.copyfile(FIXTURES / "content/cases/no-claims.md", content / "demo-context/alpha.md")
+    if reason is not None:
+        (content / "tombstones.yaml").write_text(f"- key: {NEW_CLAIM}\n  reason: {reason}\n")
+    with unit_of_work(engine) as session:
+        ingest(session, content)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium under Playwright, one per test module."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = chromium_path()
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=FLAGS)
+        yield launched
+        launched.close()

@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.chromium import FLAGS, chromium_path
 from tests.serving import serving
 
 pytestmark = pytest.mark.slow
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--enable-logging=stderr", "--v=0",
-]  # fmt: skip
+BARE_FLAGS = ["--headless", "--enable-logging=stderr", "--v=0"]
 
 
 def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
-    if CHROMIUM is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is not installed (apt-get install chromium)")
-        pytest.skip("chromium is not installed")
     return subprocess.run(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
+        [chromium_path(), *BARE_FLAGS, *FLAGS, f"--user-data-dir={profile}", *args],
         capture_output=True, text=True, timeout=90, check=False,
     )  # fmt: skip
 

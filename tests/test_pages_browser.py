@@ -10,7 +10,6 @@ console error or a CSP violation.
 from __future__ import annotations
 
 import json
-import shutil
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,27 +20,12 @@ import pytest
 from tests.serving import serving
 
 pytestmark = pytest.mark.slow
-playwright_sync = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 CONTENT = Path(__file__).parent / "fixtures/content/pages"
 CONCEPT = "concept:demo-context/alpha"
 EQUATION = "equation:demo-context/alpha/scale"
 PATH = "/concepts/demo-context/alpha"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if shutil.which(CHROMIUM) is None:
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
 
 
 class Page:

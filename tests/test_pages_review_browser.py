@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from tests.serving import serving
-from tests.test_pages_browser import CONCEPT, CONTENT, PATH, Page, api, browser, site
+from tests.test_pages_browser import CONCEPT, CONTENT, PATH, Page, api, site
 
-__all__ = ["browser", "site"]  # the fixtures this module uses
+__all__ = ["site"]  # the fixture this module uses
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("playwright.sync_api")

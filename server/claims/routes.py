@@ -12,7 +12,7 @@ from server.claims.schemas import MAX_ID, NewReview
 from server.deps import SessionDep, read
 from server.objects.serialize import review_json
 from server.pagecache import PageCache
-from server.paging import MAX_CURSOR, link_header, next_link
+from server.paging import Cursor, page_answer
 from server.people.deps import Reviewer
 
 router = APIRouter(prefix="/api", tags=["claims"])
@@ -30,9 +30,7 @@ async def list_claims(
     concept: Text = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    cursor: Annotated[
-        str | None, Query(max_length=MAX_CURSOR, description="From the previous page's `next`.")
-    ] = None,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
     filters = service.ClaimFilter(needs=needs, verdict=verdict, source=source, concept=concept)
     cache: PageCache = request.app.state.pages
@@ -47,9 +45,7 @@ async def list_claims(
         return data, len(index), following
 
     data, count, following = await read(request, page)
-    link = next_link(request, following)
-    link_header(response, link)
-    return {"data": data, "count": count, "limit": limit, "offset": offset, "next": link}
+    return page_answer(request, response, data, count, following, limit=limit, offset=offset)
 
 
 @router.post(

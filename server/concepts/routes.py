@@ -10,9 +10,10 @@ from fastapi import APIRouter, Query, Request, Response
 from server.concepts import service
 from server.db import unit_of_work
 from server.deps import read
-from server.learning.focus import MAX_FOCUS_DEPTH, Direction, Viewer, focused_graph, with_status
+from server.learning.focus import MAX_FOCUS_DEPTH, Direction, focused_graph, with_status
 from server.pagecache import PageCache
-from server.paging import DEFAULT_PAGE, MAX_CURSOR, MAX_PAGE, link_header, next_link
+from server.paging import DEFAULT_PAGE, MAX_PAGE, Cursor, page_answer
+from server.people.reader import ReaderName
 
 router = APIRouter(prefix="/api", tags=["concepts"])
 
@@ -29,16 +30,12 @@ async def list_concepts(
     response: Response,
     context: str | None = Query(default=None, max_length=100),
     limit: int = Query(default=DEFAULT_PAGE, ge=1, le=MAX_PAGE),
-    cursor: str | None = Query(
-        default=None, max_length=MAX_CURSOR, description="From the previous page's `next`."
-    ),
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
     data, count, following = await read(
         request, lambda session: service.list_concepts(session, context, limit, cursor)
     )
-    link = next_link(request, following)
-    link_header(response, link)
-    return {"data": data, "count": count, "next": link}
+    return page_answer(request, response, data, count, following)
 
 
 def page_bytes(request: Request, context: str, slug: str) -> bytes:
@@ -85,7 +82,7 @@ def graph_bytes(request: Request, learner: str | None) -> bytes:
 )
 async def graph(
     request: Request,
-    learner: Viewer,
+    learner: ReaderName,
     focus: Annotated[str | None, Query(max_length=400)] = None,
     direction: Direction = "both",
     depth: Annotated[int, Query(ge=1, le=MAX_FOCUS_DEPTH)] = 2,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import func, tuple_
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
@@ -35,7 +34,7 @@ from server.objects.serialize import (
     source_json,
     witness_json,
 )
-from server.paging import decode_cursor, encode_cursor
+from server.paging import Keyset, keyset_page
 from server.witnesses.records import witness_states
 from server.witnesses.strength import strength_states
 
@@ -69,7 +68,7 @@ SUMMARY_COLUMNS = (
     col(Concept.position),
 )
 CONCEPT_ORDER = (col(Concept.context), col(Concept.position), col(Concept.key))
-CONCEPTS_CURSOR = "concepts"
+CONCEPT_PAGES = Keyset("concepts", CONCEPT_ORDER, (str, int, str))
 
 
 def context_titles(session: Session) -> dict[str, str]:
@@ -89,22 +88,10 @@ def list_concepts(
         if context not in contexts:
             raise NotFound(f"no context '{context}'", [{"contexts": sorted(contexts)}])
         where.append(col(Concept.context) == context)
-    count = session.execute(select(func.count()).select_from(Concept).where(*where)).scalar_one()
     query = select_columns(*SUMMARY_COLUMNS).where(*where)
-    if cursor is not None:
-        after = decode_cursor(CONCEPTS_CURSOR, cursor, (str, int, str))
-        query = query.where(tuple_(*CONCEPT_ORDER) > tuple_(*after))
-    query = query.order_by(*CONCEPT_ORDER)
-    if limit is not None:
-        query = query.limit(limit + 1)
-    rows = list(session.execute(query))
-    following = None
-    if limit is not None and len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        following = encode_cursor(CONCEPTS_CURSOR, (last.context, last.position, last.key))
+    rows, count, following = keyset_page(session, query, CONCEPT_PAGES, limit, cursor)
     data = [concept_summary(row, contexts.get(row.context, row.context)) for row in rows]
-    return data, int(count), following
+    return data, count, following
 
 
 def get_concept_row(session: Session, context: str, slug: str) -> Concept:

@@ -3,31 +3,15 @@ annotate the whole graph (the route in ``server.concepts.routes`` calls these)."
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import Depends, Request
 from sqlmodel import Session
 
-from server.deps import SettingsDep
-from server.errors import NotAuthenticated
 from server.learning import service
 from server.learning.index import index_for
-from server.people.deps import current_person
 
 MAX_FOCUS_DEPTH = 10
 Direction = Literal["up", "down", "both"]
-
-
-async def viewer(request: Request, settings: SettingsDep) -> str | None:
-    """The learner whose marks a read shows, or None for a reader without credentials (the
-    graph itself stays public; only the learned and starred marks are personal)."""
-    try:
-        return (await current_person(request, settings)).name
-    except NotAuthenticated:
-        return None
-
-
-Viewer = Annotated[str | None, Depends(viewer)]
 
 
 def focused_graph(

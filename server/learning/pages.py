@@ -14,12 +14,13 @@ from server.deps import SessionDep
 from server.errors import InvalidInput
 from server.keys import concept_key
 from server.learning import service
-from server.learning.focus import MAX_FOCUS_DEPTH, Direction, Viewer, with_status
+from server.learning.focus import MAX_FOCUS_DEPTH, Direction, with_status
 from server.learning.index import index_for
 from server.learning.service import ProgressWrite
 from server.learning.svg import Drawer
 from server.pages.render import render_page
 from server.people.deps import CurrentPerson
+from server.people.reader import ReaderName
 
 router = APIRouter(include_in_schema=False)
 
@@ -46,7 +47,7 @@ def marks(session: SessionDep, learner: str | None, key: str) -> dict[str, bool]
 def graph_page(
     request: Request,
     session: SessionDep,
-    learner: Viewer,
+    learner: ReaderName,
     focus: Annotated[str | None, Query(max_length=400)] = None,
     direction: Direction = "both",
     depth: Annotated[int, Query(ge=1, le=MAX_FOCUS_DEPTH)] = 2,

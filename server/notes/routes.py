@@ -14,7 +14,7 @@ from server.deps import SessionDep, read
 from server.errors import error_responses as _errors
 from server.notes import service
 from server.notes.schemas import MAX_PAGE, NoteList, NoteOut, NoteWrite
-from server.paging import link_header, next_link
+from server.paging import Cursor, link_header, next_link
 from server.people.deps import CurrentPerson
 
 router = APIRouter(prefix="/api", tags=["notes"])
@@ -42,9 +42,7 @@ async def list_notes(
         Query(description="true: notes whose object was renamed or removed; false: the others."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[
-        str | None, Query(max_length=600, description="The `next` of the previous page.")
-    ] = None,
+    cursor: Cursor = None,
     context: Annotated[
         str | None, Query(max_length=100, description="A context slug: notes on its objects.")
     ] = None,

@@ -7,8 +7,6 @@ current key; a write on a removed object answers 410. Services never commit.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -22,10 +20,12 @@ from server.errors import Conflict, Gone, InvalidInput, NotFound
 from server.keys import parse_key
 from server.models import Note, ObjectKey, utcnow
 from server.notes.schemas import NoteObject, NoteOut, NoteWrite
+from server.paging import Keyset, keyset_page
 from server.render.markdown import render_learner_markdown
 from server.store import note_written
 
 MAX_ALIAS_HOPS = 16
+NOTE_PAGES = Keyset("notes", (col(Note.object_key),), (str,))
 
 
 @dataclass(frozen=True)
@@ -193,20 +193,6 @@ def delete_note(session: Session, learner: str, key: str, version: int) -> None:
         raise _conflict(session, learner, key, message)
 
 
-def _cursor(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
-
-
-def _after(cursor: str) -> str:
-    padded = cursor + "=" * (-len(cursor) % 4)
-    try:
-        key = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
-        parse_key(key)
-    except (binascii.Error, UnicodeDecodeError, ValueError, InvalidInput):
-        raise InvalidInput(f"'{cursor}' is not a cursor this list gave out") from None
-    return key
-
-
 def _like(text: str) -> str:
     """``text`` as a LIKE pattern matching it literally anywhere (escape character ``\\``)."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -265,16 +251,6 @@ def list_notes(
     """
     where = _filters(learner, concept, kind, orphaned, context, text)
     joined = col(ObjectKey.key) == col(Note.object_key)
-    counted = select(func.count()).select_from(Note).outerjoin(ObjectKey, joined).where(*where)
-    count = int(session.exec(counted).one())
     query = select(Note).outerjoin(ObjectKey, joined).where(*where)
-    if cursor is not None:
-        query = query.where(col(Note.object_key) > _after(cursor))
-    rows = list(session.exec(query.order_by(col(Note.object_key)).limit(limit + 1)).all())
-    more = len(rows) > limit
-    page = rows[:limit]
-    return {
-        "data": [to_public(session, note) for note in page],
-        "count": count,
-        "next": _cursor(page[-1].object_key) if more and page else None,
-    }
+    page, count, following = keyset_page(session, query, NOTE_PAGES, limit, cursor)
+    return {"data": [to_public(session, note) for note in page], "count": count, "next": following}

@@ -11,7 +11,7 @@ from server.db import unit_of_work
 from server.deps import read
 from server.objects import service
 from server.pagecache import PageCache
-from server.paging import DEFAULT_PAGE, MAX_CURSOR, MAX_PAGE, link_header, next_link
+from server.paging import DEFAULT_PAGE, MAX_PAGE, Cursor, page_answer
 
 router = APIRouter(prefix="/api", tags=["objects"])
 
@@ -44,13 +44,9 @@ async def list_sources(
     request: Request,
     response: Response,
     limit: int = Query(default=DEFAULT_PAGE, ge=1, le=MAX_PAGE),
-    cursor: str | None = Query(
-        default=None, max_length=MAX_CURSOR, description="From the previous page's `next`."
-    ),
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
     data, count, following = await read(
         request, lambda session: service.list_sources(session, limit, cursor)
     )
-    link = next_link(request, following)
-    link_header(response, link)
-    return {"data": data, "count": count, "next": link}
+    return page_answer(request, response, data, count, following)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, tuple_
 from sqlmodel import Session, col, select
 
 from server.concepts.service import claims_for, concept_page
@@ -27,7 +26,7 @@ from server.objects.serialize import (
     source_json,
     witness_json,
 )
-from server.paging import decode_cursor, encode_cursor
+from server.paging import Keyset, keyset_page
 from server.witnesses.records import witness_states
 from server.witnesses.strength import strength_states
 
@@ -67,7 +66,7 @@ def get_object(session: Session, key: str) -> dict[str, Any]:
     return source_json(row)
 
 
-SOURCES_CURSOR = "sources"
+SOURCE_PAGES = Keyset("sources", (col(Source.position), col(Source.key)), (int, str))
 
 
 def list_sources(
@@ -75,21 +74,7 @@ def list_sources(
 ) -> tuple[list[dict[str, Any]], int, str | None]:
     """A page of sources, each with what it grounds on each concept that cites it; the count
     of all; and the next page's cursor."""
-    count = session.execute(select(func.count()).select_from(Source)).scalar_one()
-    order = (col(Source.position), col(Source.key))
-    query = select(Source)
-    if cursor is not None:
-        query = query.where(
-            tuple_(*order) > tuple_(*decode_cursor(SOURCES_CURSOR, cursor, (int, str)))
-        )
-    query = query.order_by(*order)
-    if limit is not None:
-        query = query.limit(limit + 1)
-    rows = list(session.exec(query))
-    following = None
-    if limit is not None and len(rows) > limit:
-        rows = rows[:limit]
-        following = encode_cursor(SOURCES_CURSOR, (rows[-1].position, rows[-1].key))
+    rows, count, following = keyset_page(session, select(Source), SOURCE_PAGES, limit, cursor)
     grounding: dict[str, list[dict[str, str]]] = {}
     if rows:
         grounded = select(
@@ -104,4 +89,4 @@ def list_sources(
                 {"concept": concept_key, "grounds": grounds}
             )
     data = [{**source_json(s), "grounds": grounding.get(s.key, [])} for s in rows]
-    return data, int(count), following
+    return data, count, following

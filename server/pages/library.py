@@ -15,7 +15,7 @@ from server.deps import SessionDep, read
 from server.keys import anchor_for
 from server.models import Concept
 from server.pages.render import render_page
-from server.paging import DEFAULT_PAGE, MAX_CURSOR, MAX_PAGE, next_link
+from server.paging import DEFAULT_PAGE, MAX_PAGE, Cursor, next_link
 from server.search import service as search_service
 from server.sources.bibtex import bibtex_entry
 
@@ -28,7 +28,7 @@ SearchText = Annotated[str, Query(max_length=4000)]
 async def index(
     request: Request,
     limit: int = Query(default=DEFAULT_PAGE, ge=1, le=MAX_PAGE),
-    cursor: str | None = Query(default=None, max_length=MAX_CURSOR),
+    cursor: Cursor = None,
 ) -> HTMLResponse:
     return await read(request, lambda session: index_page(request, session, limit, cursor))
 

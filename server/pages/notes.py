@@ -16,12 +16,12 @@ from server.models import OBJECT_KINDS, Context
 from server.notes import service, transfer
 from server.notes.schemas import MAX_PAGE
 from server.pages.render import render_page
-from server.pages.viewer import viewer
+from server.paging import Cursor
+from server.people.reader import reader
 
 router = APIRouter(include_in_schema=False)
 
 Filter = Annotated[str | None, Query(max_length=200)]
-Cursor = Annotated[str | None, Query(max_length=600)]
 
 
 def object_url(key: str) -> str:
@@ -44,7 +44,7 @@ def notes_page(
     q: Filter = None, cursor: Cursor = None,
 ) -> Response:  # fmt: skip
     """An empty field of the filter form means "any"."""
-    person = viewer(request, session)
+    person = reader(request, session)
     if person is None:
         return login_first("/notes")
     kind = kind or None
@@ -80,7 +80,7 @@ def notes_page(
 def export_notes(
     request: Request, session: SessionDep, format: Literal["md", "json"] = "md"
 ) -> Response:
-    person = viewer(request, session)
+    person = reader(request, session)
     if person is None:
         return login_first("/notes")
     notes = transfer.notes_of(session, person.name)

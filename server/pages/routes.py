@@ -20,7 +20,7 @@ from server.pages import library, notes, reviews
 from server.pages.cite import cite_block
 from server.pages.learning_map import learning_map
 from server.pages.render import page_response, render_concept_sections, render_page
-from server.pages.viewer import can_review, viewer
+from server.people.reader import can_review, reader
 from server.render.markdown import pygments_css
 
 router = APIRouter(include_in_schema=False)
@@ -36,7 +36,7 @@ def concept_html_cache_key(context: str, slug: str, variant: Hashable) -> tuple[
 def viewer_variant(request: Request, session: Session, context: str, slug: str) -> Hashable:
     """What of the concept page depends on who is looking: the reader, whether they may
     review, and their learned and starred marks on this concept."""
-    person = viewer(request, session)
+    person = reader(request, session)
     learner = person.name if person is not None else None
     mark = marks(session, learner, f"concept:{context}/{slug}")
     return (learner, can_review(person), mark["learned"], mark["starred"])
@@ -57,7 +57,7 @@ def concept_html(request: Request, context: str, slug: str) -> tuple[bytes, str]
     """The page's bytes and its JSON twin's address."""
     with unit_of_work(request.app.state.engine, write=False) as session:
         page: dict[str, Any] = service.concept_page(session, context, slug)
-        person = viewer(request, session)
+        person = reader(request, session)
         learner = person.name if person is not None else None
         values = {
             "page": page,
@@ -84,7 +84,7 @@ async def concept(context: str, slug: str, request: Request) -> HTMLResponse:
         variant = await cache.serve(
             variant_cache_key(context, slug), lambda: local_variant(request, context, slug)
         )
-    else:  # the reader comes from a session cookie, read for each request
+    else:  # the reader comes from a session cookie or token, read for each request
         variant = await read(
             request, lambda session: viewer_variant(request, session, context, slug)
         )

@@ -37,7 +37,8 @@ class _SockFprog(ctypes.Structure):
 
 
 def apply_limits(limits: dict[str, list[int]]) -> None:
-    """Lower soft and hard limits (never above what is already set)."""
+    """Lower soft and hard limits (never above what is already set); a hard limit can never
+    be raised again by the code. The harness loads this too (for unconfined runs)."""
     for name, (soft, hard) in limits.items():
         which = getattr(resource, name)
         _, current_hard = resource.getrlimit(which)

@@ -1,10 +1,10 @@
 """The in-sandbox driver: limit itself, run one witness, hand back raw outputs. Decides nothing.
 
 Run as ``python harness.py JOB.json`` inside the sandbox (it imports nothing from the service,
-which is not visible there). It lowers its own resource limits before any witness code runs,
-executes the witness as the ``__main__`` module, then answers the judge's requests (the job's
-``requests``, made by ``judge.plan`` before the run) and writes the answers, once, to the pipe
-the host gave it (``raw_fd``)::
+which is not visible there, only the launcher ``confine.py`` staged beside it). It lowers its
+own resource limits before any witness code runs, executes the witness as the ``__main__``
+module, then answers the judge's requests (the job's ``requests``, made by ``judge.plan``
+before the run) and writes the answers, once, to the pipe the host gave it (``raw_fd``)::
 
     b"RRRAW1\\n" + manifest length (8 bytes, little-endian) + manifest JSON + payload
 
@@ -26,27 +26,31 @@ import contextlib
 import faulthandler
 import json
 import os
-import resource
 import struct
 import sys
 import traceback
 import types
 from collections.abc import Callable
+from importlib import util
 from typing import Any
 
 MAGIC = b"RRRAW1\n"
 CHUNK = 65_536
 
 
-def apply_limits(limits: dict[str, list[int]]) -> None:
-    """Lower soft and hard limits; a hard limit can never be raised again by the code."""
-    for name, (soft, hard) in limits.items():
-        which = getattr(resource, name)
-        _, current_hard = resource.getrlimit(which)
-        if current_hard != resource.RLIM_INFINITY:
-            hard = min(hard, current_hard)
-            soft = min(soft, hard)
-        resource.setrlimit(which, (soft, hard))
+def launcher() -> types.ModuleType:
+    """The launcher ``confine.py`` staged beside this file, for its ``apply_limits``.
+
+    Loaded by path: PYTHONSAFEPATH keeps this folder off ``sys.path`` (and nothing of the
+    service is importable here). Unconfined runs start in this file, not in the launcher, so
+    the harness lowers the limits again; lowering to the same limits twice changes nothing.
+    """
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "confine.py")
+    spec = util.spec_from_file_location("confine", path)
+    assert spec is not None and spec.loader is not None
+    module = util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def exit_code_of(exc: SystemExit) -> int:
@@ -160,7 +164,7 @@ def main(argv: list[str]) -> int:
         job = json.load(handle)
     raw_fd = int(job["raw_fd"])
     os.set_inheritable(raw_fd, False)  # a program the witness starts does not get it for free
-    apply_limits(job["limits"])
+    launcher().apply_limits(job["limits"])
     faulthandler.enable()
     saved_builtins = dict(builtins.__dict__)
     saved_modules = {n: m for n, m in sys.modules.items() if n.split(".")[0] in ("numpy", "json")}

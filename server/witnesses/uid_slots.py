@@ -43,20 +43,26 @@ def held_uids() -> set[int]:
         return set(_held)
 
 
+def _proc_files(name: str, size: int) -> Iterator[tuple[int, bytes]]:
+    """(pid, the first ``size`` bytes of /proc/PID/``name``) of every process still there."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/{name}", "rb") as handle:
+                data = handle.read(size)
+        except OSError:  # it ended since the listing
+            continue
+        yield int(entry), data
+
+
 def descendants(root: int) -> list[int]:
     """Pids of the live (non-zombie) processes descended from ``root``."""
     children: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as handle:
-                stat = handle.read(512)
-        except OSError:
-            continue
+    for pid, stat in _proc_files("stat", 512):
         fields = stat[stat.rfind(b")") + 2 :].split()
         if len(fields) > 1 and fields[0] != b"Z":
-            children.setdefault(int(fields[1]), []).append(int(name))
+            children.setdefault(int(fields[1]), []).append(pid)
     found: list[int] = []
     todo = [root]
     while todo:
@@ -69,21 +75,14 @@ def descendants(root: int) -> list[int]:
 def processes_of(uids: set[int] | range) -> list[int]:
     """Pids of live (non-zombie) processes whose real uid is in ``uids``."""
     found: list[int] = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/status", "rb") as handle:
-                status = handle.read(1024)
-        except OSError:
-            continue
+    for pid, status in _proc_files("status", 1024):
         start = status.find(b"\nUid:")
         state = status.find(b"\nState:")
         if start < 0 or state < 0 or status[state + 7 : state + 10].strip().startswith(b"Z"):
             continue
         fields = status[start + 5 : status.find(b"\n", start + 1)].split()
         if fields and int(fields[0]) in uids:
-            found.append(int(name))
+            found.append(pid)
     return found
 
 

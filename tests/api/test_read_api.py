@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from server.db import unit_of_work
 from server.ingest.service import ingest
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, NEW_CLAIM, OLD_CLAIM, remove_claim, rename_claim
 
 
 def assert_error(response: object, status: int, code: str) -> dict[str, object]:
@@ -102,25 +102,18 @@ def test_bad_keys_answer_in_the_one_error_shape(client: TestClient) -> None:
 
 
 def test_renamed_object_redirects_and_removed_object_is_gone(
-    client: TestClient, tmp_path: Path
+    client: TestClient, content_copy: Path
 ) -> None:
-    content = tmp_path / "content"
-    shutil.copytree(FIXTURES / "content" / "valid", content)
-    shutil.copyfile(FIXTURES / "content/cases/renamed-claim.md", content / "demo-context/alpha.md")
     engine = client.app.state.engine  # type: ignore[attr-defined]
-    with unit_of_work(engine) as session:
-        ingest(session, content)
-    old, new = "claim:demo-context/alpha/scaling-claim", "claim:demo-context/alpha/scaling-claim-v2"
+    rename_claim(engine, content_copy)
+    old, new = OLD_CLAIM, NEW_CLAIM
     response = client.get(f"/api/objects/{old}", follow_redirects=False)
     assert response.status_code == 308
     assert response.headers["location"] == f"/api/objects/{new}"
     assert response.json()["error"]["details"] == [{"key": new}]
     assert client.get(f"/api/objects/{old}").json()["key"] == new
 
-    shutil.copyfile(FIXTURES / "content/cases/no-claims.md", content / "demo-context/alpha.md")
-    (content / "tombstones.yaml").write_text(f"- key: {new}\n  reason: folded into the page text\n")
-    with unit_of_work(engine) as session:
-        ingest(session, content)
+    remove_claim(engine, content_copy, "folded into the page text")
     error = assert_error(client.get(f"/api/objects/{new}"), 410, "gone")
     assert error["message"] == f"'{new}' was removed: folded into the page text"
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from server.app import create_app
 from server.db import unit_of_work
-from server.ingest.service import ingest
 from server.objects.serialize import BOUNDED_REVIEW, NO_SUBSTANTIVE_REVIEW
-from tests.conftest import FIXTURES, LOOPBACK, make_settings
+from tests.conftest import LOOPBACK, NEW_CLAIM, make_settings, remove_claim, rename_claim
 from tests.people.helpers import add_people, bearer, team_app
 
 ALPHA = "claim:demo-context/alpha/scaling-claim"
@@ -143,22 +141,16 @@ def test_review_bodies_are_bounded_and_checked(client: TestClient) -> None:
 
 
 def test_renamed_claims_redirect_and_removed_claims_are_gone(
-    client: TestClient, tmp_path: Path
+    client: TestClient, content_copy: Path
 ) -> None:
-    content = tmp_path / "content"
-    shutil.copytree(FIXTURES / "content" / "valid", content)
-    shutil.copyfile(FIXTURES / "content/cases/renamed-claim.md", content / "demo-context/alpha.md")
     engine = client.app.state.engine  # type: ignore[attr-defined]
-    with unit_of_work(engine) as session:
-        ingest(session, content)
-    new = "claim:demo-context/alpha/scaling-claim-v2"
+    rename_claim(engine, content_copy)
+    new = NEW_CLAIM
     moved = post_review(client, ALPHA, SUPPORTED, follow_redirects=False)
     assert moved.status_code == 308
     assert moved.headers["location"] == f"/api/claims/{new}/reviews"
     assert post_review(client, new, SUPPORTED).status_code == 201
-    shutil.copyfile(FIXTURES / "content/cases/no-claims.md", content / "demo-context/alpha.md")
-    with unit_of_work(engine) as session:
-        ingest(session, content)
+    remove_claim(engine, content_copy)
     gone = post_review(client, new, SUPPORTED)
     assert gone.status_code == 410 and gone.json()["error"]["code"] == "gone"
 

@@ -20,12 +20,19 @@ from tests.ingest.test_ingest_bounds import ALPHA, nothing_written, problems_of
 WHERE = f"{ALPHA}:51: demo 'stretch': control 'scale'"
 
 
-def with_control(root: Path, control: str) -> None:
+def with_demo(root: Path, controls: str, spec: str | None = None) -> None:
+    """alpha.md with the demo state's ``controls`` (line 51) and ``spec`` (line 50) replaced."""
     alpha = root / "demo-context" / "alpha.md"
     lines = alpha.read_text().split("\n")
-    assert lines[50].startswith("    controls: ")
-    lines[50] = f"    controls: [{{name: scale, label: Scale, {control}}}]"
+    assert lines[49].startswith("    spec: ") and lines[50].startswith("    controls: ")
+    lines[50] = f"    controls: {controls}"
+    if spec is not None:
+        lines[49] = f"    spec: {spec}"
     alpha.write_text("\n".join(lines))
+
+
+def with_control(root: Path, control: str) -> None:
+    with_demo(root, f"[{{name: scale, label: Scale, {control}}}]")
 
 
 @pytest.mark.parametrize(
@@ -128,10 +135,7 @@ def test_a_malformed_control_is_a_schema_problem(
 def test_controls_need_distinct_names(
     engine: Engine, content_copy: Path, controls: str, problem: str
 ) -> None:
-    alpha = content_copy / "demo-context" / "alpha.md"
-    lines = alpha.read_text().split("\n")
-    lines[50] = f"    controls: {controls}"
-    alpha.write_text("\n".join(lines))
+    with_demo(content_copy, controls)
     problems = problems_of(engine, content_copy)
     assert len(problems) == 1 and problem in problems[0], problems
     assert problems[0].startswith(f"{ALPHA}:"), problems
@@ -141,14 +145,11 @@ def test_controls_need_distinct_names(
 def test_controls_that_are_fine_alone_but_singular_together_are_refused(
     engine: Engine, content_copy: Path
 ) -> None:
-    alpha = content_copy / "demo-context" / "alpha.md"
-    lines = alpha.read_text().split("\n")
-    lines[50] = (
-        '    controls: [{name: a12, label: A12, paths: ["layers[0].A[0][1]"], min: -2, max: 2, '
-        'step: 0.5}, {name: a21, label: A21, paths: ["layers[0].A[1][0]"], min: -2, max: 2, '
-        "step: 0.5}]"
+    with_demo(
+        content_copy,
+        '[{name: a12, label: A12, paths: ["layers[0].A[0][1]"], min: -2, max: 2, step: 0.5}, '
+        '{name: a21, label: A21, paths: ["layers[0].A[1][0]"], min: -2, max: 2, step: 0.5}]',
     )  # alone each leaves det A = 2; at a12 = a21 = -2 it is 2 - 4 = -2
-    alpha.write_text("\n".join(lines))
     assert problems_of(engine, content_copy) == [
         f"{ALPHA}:51: demo 'stretch': with a12 = -2, a21 = -2 together: a linear layer's matrix "
         "changes the sign of its determinant"
@@ -159,18 +160,13 @@ def test_controls_that_are_fine_alone_but_singular_together_are_refused(
 def test_a_planar_layer_that_folds_at_a_corner_is_refused(
     engine: Engine, content_copy: Path
 ) -> None:
-    alpha = content_copy / "demo-context" / "alpha.md"
-    lines = alpha.read_text().split("\n")
-    lines[49] = (
-        "    spec: {type: chain, dim: 2, base: {type: normal}, layers: [{type: planar, "
-        "u: [0.5, 0], w: [1, 0], b: 0}]}"
-    )
-    lines[50] = (
-        '    controls: [{name: u1, label: u1, paths: ["layers[0].u[0]"], min: -0.5, max: 1, '
-        'step: 0.5}, {name: w1, label: w1, paths: ["layers[0].w[0]"], min: 0, max: 3, '
-        "step: 0.5}]"
+    with_demo(
+        content_copy,
+        '[{name: u1, label: u1, paths: ["layers[0].u[0]"], min: -0.5, max: 1, step: 0.5}, '
+        '{name: w1, label: w1, paths: ["layers[0].w[0]"], min: 0, max: 3, step: 0.5}]',
+        spec="{type: chain, dim: 2, base: {type: normal}, layers: [{type: planar, "
+        "u: [0.5, 0], w: [1, 0], b: 0}]}",
     )  # alone each keeps wᵀu >= -1; together u1 = -0.5, w1 = 3 gives -1.5
-    alpha.write_text("\n".join(lines))
     problems = problems_of(engine, content_copy)
     assert len(problems) == 1, problems
     assert problems[0].startswith(f"{ALPHA}:51: demo 'stretch': with u1 = -0.5, w1 = 3 together: ")

@@ -4,18 +4,21 @@ derived status, renames, and who may read and write."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import Session, select
 
 from server.app import create_app
 from server.db import unit_of_work
-from server.models import User
+from server.models import ClaimReview, User, Witness, WitnessRun
 from server.people.identity import hash_token
+from server.witnesses.cache import current_cache_key
 from tests.conftest import LOOPBACK, make_settings
-from tests.learning.conftest import Tree, key, make_tree
+from tests.learning.conftest import CTX, Tree, key, make_tree
 from tests.notes.conftest import ALPHA
 
 Client = tuple[TestClient, Tree]
@@ -195,16 +198,35 @@ def test_team_mode_progress_is_per_account(team: TestClient) -> None:
     assert mine[key("top")]["learned"]
 
 
+def test_the_concept_page_and_the_graph_know_the_same_reader(team: TestClient) -> None:
+    learn(team, "top", **bearer("alice"))
+    page = f"/concepts/{CTX}/top"
+    mine = team.get(page, headers=bearer("alice")).text
+    assert 'data-field="learned"' in mine and "✓ learned" in mine
+    assert "✓ learned" not in team.get(page, headers=bearer("bob")).text
+    assert 'data-field="learned"' not in team.get(page).text  # nobody: no marks to show
+    unknown = {"Authorization": "Bearer not-a-token"}
+    assert 'data-field="learned"' not in team.get(page, headers=unknown).text
+    graph = {n["key"]: n for n in team.get("/api/graph", headers=unknown).json()["nodes"]}
+    assert not graph[key("top")]["learned"]
+
+
+def ground_alpha(session: Session) -> Witness:
+    """A current passing run of alpha's witness and a supported review of its claim; the
+    witness."""
+    witness = session.exec(select(Witness).where(Witness.concept_key == ALPHA)).one()
+    session.add(WitnessRun(witness_key=witness.key, cache_key=current_cache_key(witness),
+                           status="passed"))  # fmt: skip
+    session.add(ClaimReview(claim_key="claim:demo-context/alpha/scaling-claim",
+                            verdict="supported", reviewer="r", reviewed_on=date(2026, 5, 1),
+                            summary="Checked.", origin="api"))  # fmt: skip
+    return witness
+
+
 def test_status_follows_a_witness_run_and_a_review(client: TestClient) -> None:
     """alpha has one witness and one bounded claim; beta needs alpha."""
-    from datetime import date
-
-    from sqlmodel import select
-
     from server.learning.index import index_for
-    from server.models import ClaimReview, Witness, WitnessRun
     from server.store import bump_revision
-    from server.witnesses.cache import current_cache_key
 
     engine = client.app.state.engine  # type: ignore[attr-defined]
     alpha = "/api/concepts/demo-context/alpha"
@@ -218,12 +240,7 @@ def test_status_follows_a_witness_run_and_a_review(client: TestClient) -> None:
     with unit_of_work(engine, write=False) as session:
         before = index_for(session)
     with unit_of_work(engine) as session:
-        witness = session.exec(select(Witness).where(Witness.concept_key == ALPHA)).one()
-        session.add(WitnessRun(witness_key=witness.key, cache_key=current_cache_key(witness),
-                               status="passed"))  # fmt: skip
-        session.add(ClaimReview(claim_key="claim:demo-context/alpha/scaling-claim",
-                                verdict="supported", reviewer="r", reviewed_on=date(2026, 5, 1),
-                                summary="Checked.", origin="api"))  # fmt: skip
+        witness = ground_alpha(session)
         bump_revision(session)
     assert grounding(alpha)["status"] == "fully-grounded"
     with unit_of_work(engine, write=False) as session:
@@ -243,24 +260,14 @@ def test_status_follows_a_witness_run_and_a_review(client: TestClient) -> None:
 def test_a_witness_below_its_strength_target_does_not_ground(client: TestClient) -> None:
     """A passing run of a witness whose checks catch too few mutants is not evidence; a strength
     record for other code (stale) leaves the run to decide."""
-    from datetime import date
-
-    from sqlmodel import select
-
-    from server.models import ClaimReview, Witness, WitnessRun, WitnessStrength
+    from server.models import WitnessStrength
     from server.store import bump_revision
-    from server.witnesses.cache import current_cache_key
     from server.witnesses.strength import code_hash
 
     engine = client.app.state.engine  # type: ignore[attr-defined]
     alpha = "/api/concepts/demo-context/alpha"
     with unit_of_work(engine) as session:
-        witness = session.exec(select(Witness).where(Witness.concept_key == ALPHA)).one()
-        session.add(WitnessRun(witness_key=witness.key, cache_key=current_cache_key(witness),
-                               status="passed"))  # fmt: skip
-        session.add(ClaimReview(claim_key="claim:demo-context/alpha/scaling-claim",
-                                verdict="supported", reviewer="r", reviewed_on=date(2026, 5, 1),
-                                summary="Checked.", origin="api"))  # fmt: skip
+        witness = ground_alpha(session)
         strength = WitnessStrength(witness_key=witness.key, code_hash="0" * 64, mutants=10,
                                    caught=1, total=10, survivors=[])  # fmt: skip
         session.add(strength)

@@ -4,7 +4,6 @@ page's learned button saves through the API, and the graph pans inside its box a
 from __future__ import annotations
 
 import json
-import shutil
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,22 +12,11 @@ from typing import Any
 import pytest
 
 from tests.serving import serving
-from tests.test_pages_browser import CHROMIUM, FLAGS
 
 pytestmark = pytest.mark.slow
-playwright_sync = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 KEY = "concept:generative-models/normalizing-flows"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if shutil.which(CHROMIUM) is None:
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

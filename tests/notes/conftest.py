@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,15 +13,12 @@ from sqlalchemy.engine import Engine
 
 from server.app import create_app
 from server.db import unit_of_work
-from server.ingest.service import ingest
 from server.models import User
 from server.people.identity import hash_token
-from tests.conftest import FIXTURES, LOOPBACK, VALID_CONTENT, make_settings
+from tests.conftest import LOOPBACK, VALID_CONTENT, make_settings
 
 ALPHA = "concept:demo-context/alpha"
 BETA = "concept:demo-context/beta"
-OLD_CLAIM = "claim:demo-context/alpha/scaling-claim"
-NEW_CLAIM = "claim:demo-context/alpha/scaling-claim-v2"
 EQUATION = "equation:demo-context/alpha/scale"
 TOKENS = {"alice": "alice-token-" + "a" * 32, "bob": "bob-token-" + "b" * 32}
 
@@ -37,21 +32,6 @@ def error_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]
     body: dict[str, Any] = response.json()
     assert set(body) == {"error"} and body["error"]["code"] == code
     return body["error"]  # type: ignore[no-any-return]
-
-
-def rename_claim(engine: Engine, content: Path) -> None:
-    """Rename OLD_CLAIM to NEW_CLAIM (an alias) and ingest."""
-    shutil.copyfile(FIXTURES / "content/cases/renamed-claim.md", content / "demo-context/alpha.md")
-    with unit_of_work(engine) as session:
-        ingest(session, content)
-
-
-def remove_claim(engine: Engine, content: Path, reason: str) -> None:
-    """Remove NEW_CLAIM (a tombstone with ``reason``) and ingest."""
-    shutil.copyfile(FIXTURES / "content/cases/no-claims.md", content / "demo-context/alpha.md")
-    (content / "tombstones.yaml").write_text(f"- key: {NEW_CLAIM}\n  reason: {reason}\n")
-    with unit_of_work(engine) as session:
-        ingest(session, content)
 
 
 @dataclass

@@ -10,17 +10,8 @@ from sqlalchemy.engine import Engine
 from server.db import unit_of_work
 from server.models import Note
 from server.notes.service import find_note
-from tests.notes.conftest import (
-    ALPHA,
-    BETA,
-    EQUATION,
-    NEW_CLAIM,
-    OLD_CLAIM,
-    error_of,
-    remove_claim,
-    rename_claim,
-    url,
-)
+from tests.conftest import NEW_CLAIM, OLD_CLAIM, remove_claim, rename_claim
+from tests.notes.conftest import ALPHA, BETA, EQUATION, error_of, url
 
 FIELDS = {"key", "kind", "text", "text_html", "next_action", "checklist", "version",
           "created_at", "updated_at", "object", "followed_alias"}  # fmt: skip

@@ -17,7 +17,8 @@ from server.cli import main
 from server.db import unit_of_work
 from server.ingest.service import ingest
 from server.models import Note
-from tests.notes.conftest import ALPHA, EQUATION, NEW_CLAIM, OLD_CLAIM, remove_claim, rename_claim
+from tests.conftest import NEW_CLAIM, OLD_CLAIM, remove_claim, rename_claim
+from tests.notes.conftest import ALPHA, EQUATION
 
 TRICKY = (
     "Line one\r\nLine two with <!-- readingroom:end 0123 --> and\n"

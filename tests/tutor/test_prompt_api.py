@@ -12,11 +12,10 @@ from sqlalchemy.engine import Engine
 from server.config import Settings
 from server.db import unit_of_work
 from server.ingest.service import ingest
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, NEW_CLAIM, OLD_CLAIM, remove_claim, rename_claim
 from tests.tutor.conftest import GOLDEN, NF, prompt_app
 
-OLD = "claim:demo-context/alpha/scaling-claim"
-NEW = "claim:demo-context/alpha/scaling-claim-v2"
+OLD, NEW = OLD_CLAIM, NEW_CLAIM
 
 
 def error_of(response: Any, status: int, code: str) -> dict[str, Any]:
@@ -109,13 +108,9 @@ def test_unknown_evidence_keys_are_named(api: TestClient) -> None:
 
 
 def test_renamed_objects_redirect_and_removed_objects_are_gone(
-    fixture_tree: Engine, settings: Settings, tmp_path: Path
+    fixture_tree: Engine, settings: Settings, content_copy: Path
 ) -> None:
-    content = tmp_path / "content"
-    shutil.copytree(FIXTURES / "content" / "valid", content)
-    shutil.copyfile(FIXTURES / "content/cases/renamed-claim.md", content / "demo-context/alpha.md")
-    with unit_of_work(fixture_tree) as session:
-        ingest(session, content)
+    rename_claim(fixture_tree, content_copy)
     with TestClient(prompt_app(fixture_tree, settings)) as client:
         moved = client.get(f"/api/objects/{OLD}/prompt?mode=compact", follow_redirects=False)
         assert moved.status_code == 308
@@ -134,10 +129,7 @@ def test_renamed_objects_redirect_and_removed_objects_are_gone(
         ).json()
         assert [i["key"] for line in body["evidence"] for i in line["items"]] == [NEW]
 
-        shutil.copyfile(FIXTURES / "content/cases/no-claims.md", content / "demo-context/alpha.md")
-        (content / "tombstones.yaml").write_text(f"- key: {NEW}\n  reason: folded into the text\n")
-        with unit_of_work(fixture_tree) as session:
-            ingest(session, content)
+        remove_claim(fixture_tree, content_copy, "folded into the text")
         gone = error_of(client.get(f"/api/objects/{NEW}/prompt"), 410, "gone")
         assert gone["message"] == f"'{NEW}' was removed: folded into the text"
         error = error_of(

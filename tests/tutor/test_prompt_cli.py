@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from click.testing import CliRunner
 from sqlalchemy.engine import Engine
 
-from server.db import unit_of_work
-from server.ingest.service import ingest
 from server.tutor.cli import prompt_command
-from tests.conftest import FIXTURES
+from tests.conftest import NEW_CLAIM, OLD_CLAIM, rename_claim
 from tests.tutor.conftest import GOLDEN, NF
 
 
@@ -68,14 +65,10 @@ def test_errors_are_one_line_and_exit_non_zero(
 
 
 def test_an_old_key_is_followed_with_a_note(
-    fixture_tree: Engine, database_url: str, tmp_path: Path
+    fixture_tree: Engine, database_url: str, content_copy: Path
 ) -> None:
-    content = tmp_path / "content"
-    shutil.copytree(FIXTURES / "content" / "valid", content)
-    shutil.copyfile(FIXTURES / "content/cases/renamed-claim.md", content / "demo-context/alpha.md")
-    with unit_of_work(fixture_tree) as session:
-        ingest(session, content)
-    old, new = "claim:demo-context/alpha/scaling-claim", "claim:demo-context/alpha/scaling-claim-v2"
+    rename_claim(fixture_tree, content_copy)
+    old, new = OLD_CLAIM, NEW_CLAIM
     code, out, err = run(old, "--database", database_url)
     assert code == 0
     assert err == f"note: '{old}' is now '{new}'\n"

@@ -73,6 +73,18 @@ def test_the_run_limits_are_the_ones_set_for_the_run() -> None:
     assert lines[4:] == ["solve True", "threads 1"]  # numpy works, OpenBLAS single-threaded
 
 
+def test_an_unconfined_run_lowers_the_same_limits() -> None:
+    """Unconfined runs start in the harness, not in the launcher: it lowers them itself."""
+    code = "import resource\nprint(*resource.getrlimit(resource.RLIMIT_AS))\n"
+    code += "print(*resource.getrlimit(resource.RLIMIT_FSIZE))\n"
+    result = run_in_sandbox(code, timeout_s=SLOW_OK_S, limits=LIMITS, unconfined=True)
+    assert result.status == "passed" and not result.confined, result.stderr
+    assert result.stdout.splitlines() == [
+        f"{LIMITS.memory_bytes} {LIMITS.memory_bytes}",
+        f"{LIMITS.file_size_bytes} {LIMITS.file_size_bytes}",
+    ]
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="the inode cap needs the service to be root")
 def test_empty_files_stop_at_the_scratch_inode_cap(run_hostile: Run) -> None:
     contained = run_hostile(hostile("many_empty_files"), timeout_s=SLOW_OK_S)

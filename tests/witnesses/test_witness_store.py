@@ -25,6 +25,16 @@ def check(database_url: str, *args: str) -> tuple[int, str]:
     return result.exit_code, result.stdout
 
 
+def ingest_alpha(database_url: str, content: Path, code: str) -> None:
+    """Ingest ``content`` with ``code`` in place of the body of alpha's witness."""
+    page = content / "demo-context" / "alpha.md"
+    page.write_text(page.read_text().replace('print("value:", 2.0)', code))
+    engine = make_engine(database_url)
+    with unit_of_work(engine) as session:
+        ingest(session, content)
+    engine.dispose()
+
+
 def test_check_runs_records_and_then_reuses_passes(database_url: str) -> None:
     engine = make_engine(database_url)
     with unit_of_work(engine) as session:
@@ -43,12 +53,7 @@ def test_check_runs_records_and_then_reuses_passes(database_url: str) -> None:
 
 
 def test_a_failing_witness_fails_the_check(database_url: str, content_copy: Path) -> None:
-    page = content_copy / "demo-context" / "alpha.md"
-    page.write_text(page.read_text().replace('print("value:", 2.0)', 'print("value:", 2.5)'))
-    engine = make_engine(database_url)
-    with unit_of_work(engine) as session:
-        ingest(session, content_copy)
-    engine.dispose()
+    ingest_alpha(database_url, content_copy, 'print("value:", 2.5)')
     code, out = check(database_url, "concept:demo-context/alpha")
     assert code == 1
     assert f"failed               {WITNESS}" in out
@@ -58,13 +63,8 @@ def test_a_failing_witness_fails_the_check(database_url: str, content_copy: Path
 def test_check_prints_a_failing_witness_with_controls_escaped(
     database_url: str, content_copy: Path
 ) -> None:
-    page = content_copy / "demo-context" / "alpha.md"
     hostile = 'import sys\nprint("\\x1b]0;pwned\\x07")\nsys.exit("\\x1b[2J\\rwiped \\x9b1m")'
-    page.write_text(page.read_text().replace('print("value:", 2.0)', hostile))
-    engine = make_engine(database_url)
-    with unit_of_work(engine) as session:
-        ingest(session, content_copy)
-    engine.dispose()
+    ingest_alpha(database_url, content_copy, hostile)
     code, out = check(database_url, "concept:demo-context/alpha")
     assert code == 1
     assert f"error                {WITNESS}" in out
