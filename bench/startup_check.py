@@ -15,13 +15,11 @@ Aim: requests keep at least 0.8 of their rate while the check runs.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,66 +29,39 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.gen import concept_key, write_tree  # noqa: E402
-from bench.workers import free_port, scratch_postgresql  # noqa: E402
+from bench.servers import env, readingroom, scratch_postgresql, serving  # noqa: E402
 
 AIM = 0.8
 
 
-def readingroom() -> list[str]:
-    script = Path(sys.executable).with_name("readingroom")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "server.cli"]
-
-
-def environment(database: str, check: bool, server_takes_jobs: bool = True) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("READINGROOM_")}
-    env.update(
-        PYTHONPATH=str(ROOT),
-        READINGROOM_DATABASE_URL=database,
-        READINGROOM_INGEST_ON_START="false",
-        READINGROOM_CHECK_WITNESSES_ON_START="true" if check else "false",
-        READINGROOM_SERVE_JOB_WORKERS="1" if server_takes_jobs else "0",
-    )
-    return env
+def settings(check: bool, server_takes_jobs: bool = True) -> dict[str, str]:
+    return {
+        "READINGROOM_INGEST_ON_START": "false",
+        "READINGROOM_CHECK_WITNESSES_ON_START": "true" if check else "false",
+        "READINGROOM_SERVE_JOB_WORKERS": "1" if server_takes_jobs else "0",
+    }
 
 
 @contextmanager
-def serving(database: str, check: bool, cwd: Path, worker: bool = False) -> Iterator[str]:
+def served(database: str, check: bool, cwd: Path, worker: bool = False) -> Iterator[str]:
     """``serve``; with ``worker``, the jobs go to a ``readingroom worker`` process instead."""
-    port = free_port()
-    env = environment(database, check, server_takes_jobs=not worker)
-    process = subprocess.Popen(
-        [*readingroom(), "serve", "--port", str(port)],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    helper = None
-    if worker:
+    chosen = settings(check, server_takes_jobs=not worker)
+    with serving(cwd, database, settings=chosen) as (base, _process):
+        if not worker:
+            yield base
+            return
         helper = subprocess.Popen(
             [*readingroom(), "worker", "--concurrency", "1"],
-            env=env,
+            env=env(database, chosen),
             cwd=cwd,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen(base + "/api/health", timeout=2).read()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("the server did not start") from None
-                time.sleep(0.2)
-        yield base
-    finally:
-        for running in (process, helper):
-            if running is not None:
-                running.terminate()
-                running.wait()
+        try:
+            yield base
+        finally:
+            helper.terminate()
+            helper.wait()
 
 
 def runs_recorded(database: str) -> int:
@@ -126,10 +97,10 @@ def wrk(url: str, seconds: int) -> tuple[float, float]:
 def measure(fresh: Iterator[str], seconds: int, cwd: Path, worker: bool = False) -> None:
     path = "/api/concepts/" + concept_key(0).partition(":")[2]
     quiet_db = next(fresh)
-    with serving(quiet_db, False, cwd) as base:
+    with served(quiet_db, False, cwd) as base:
         quiet_rate, quiet_p99 = wrk(base + path, seconds)
     busy_db = next(fresh)
-    with serving(busy_db, True, cwd, worker) as base:
+    with served(busy_db, True, cwd, worker) as base:
         before = runs_recorded(busy_db)
         busy_rate, busy_p99 = wrk(base + path, seconds)
         during = runs_recorded(busy_db) - before
@@ -155,7 +126,7 @@ def main() -> None:
         template = tmp / "template.db"
         subprocess.run(
             [*readingroom(), "ingest", str(tmp / "content")],
-            env=environment(f"sqlite:///{template}", False),
+            env=env(f"sqlite:///{template}", settings(False)),
             check=True,
             stdout=subprocess.DEVNULL,
         )
@@ -175,7 +146,7 @@ def main() -> None:
                     with scratch_postgresql(args.postgresql) as url:
                         subprocess.run(
                             [*readingroom(), "ingest", str(tmp / "content")],
-                            env=environment(url, False),
+                            env=env(url, settings(False)),
                             check=True,
                             stdout=subprocess.DEVNULL,
                         )
