@@ -144,6 +144,8 @@ def _strength_lines(record: Record) -> list[str]:
         return ["Strength: not measured"]
     share = "" if strength.get("share") is None else f" ({strength['share']:.0%})"
     line = f"Strength: checks catch {strength['caught']} of {strength['mutants']} mutants{share}"
+    if strength.get("origin") == "record":
+        line += " (committed record, not run here)"
     if strength.get("stale"):
         line += ", stale (the code or checks changed since)"
     elif strength.get("weak"):
@@ -151,11 +153,14 @@ def _strength_lines(record: Record) -> list[str]:
     else:
         met = "meets" if strength.get("meets_target") else "below"
         line += f", {met} the {strength.get('target', 0.8):.0%} target"
-    lines = [line]
+    survivors = []
     for survivor in strength.get("survivors") or []:
-        why = f"; equivalent: {survivor['equivalent']}" if survivor.get("equivalent") else ""
-        lines.append(f"Surviving mutant {survivor['id']}: {survivor['description']}{why}")
-    return lines
+        notes = [survivor["description"]] if survivor.get("description") else []
+        notes += [f"equivalent: {survivor['equivalent']}"] if survivor.get("equivalent") else []
+        survivors.append(survivor["id"] + (f" ({'; '.join(notes)})" if notes else ""))
+    if survivors:  # on the same line, so that a size budget can cut it like any long detail
+        line += f"; surviving mutants ({len(survivors)}): " + ", ".join(survivors)
+    return [line]
 
 
 def _citation(record: Record) -> str:
