@@ -243,3 +243,59 @@ def test_the_notes_page_sends_a_team_visitor_to_log_in(database_url: str) -> Non
             response = client.get(path, follow_redirects=False)
             assert response.status_code == 303
             assert response.headers["location"] == "/login?next=%2Fnotes"
+
+
+def textarea(html: str, name: str) -> str:
+    found = re.search(
+        rf'<textarea id="rv-1-{name}" name="{name}"[^>]*>(.*?)</textarea>', html, re.S
+    )
+    assert found is not None, name
+    return unescape(found.group(1))
+
+
+def test_a_refused_review_form_keeps_what_was_typed_and_marks_the_field(
+    client: TestClient,
+) -> None:
+    before = client.get(f"/api/claims/{CLAIM}/reviews").json()["count"]
+    typed = "Section 2 holds only in 1-D <script>alert(1)</script> & no more."
+    response = review(
+        client,
+        verdict="partial",
+        summary="   ",
+        caveats=typed,
+        checked="0",
+        **{"stance-0": "mentions"},
+    )
+    assert response.status_code == 422
+    page = response.text
+    strict(page)
+    assert textarea(page, "caveats") == typed and "<script>alert" not in page
+    assert '<option value="partial" selected>' in page
+    assert 'name="checked" value="0" checked>' in page
+    assert '<option value="mentions" selected>' in page
+    assert 'aria-invalid="true" aria-describedby="rv-1-summary-error"' in page
+    error = re.search(r'<span class="field-error" id="rv-1-summary-error">([^<]*)</span>', page)
+    assert error is not None and error.group(1) == "the summary is blank"
+    assert 'role="alert">The review was not added; see the problems marked below.' in page
+    assert client.get(f"/api/claims/{CLAIM}/reviews").json()["count"] == before
+
+
+def test_a_refused_correction_keeps_the_summary_and_says_why_by_the_choice(
+    client: TestClient,
+) -> None:
+    first = client.get(f"/api/claims/{CLAIM}/reviews").json()["data"][-1]["id"]
+    assert review(client, supersedes=str(first), summary="Corrected.").status_code == 303
+    again = review(client, supersedes=str(first), summary="Read it twice, section 2.")
+    assert again.status_code == 409
+    assert textarea(again.text, "summary") == "Read it twice, section 2."
+    error = re.search(
+        r'<span class="field-error" id="rv-1-supersedes-error">([^<]*)</span>', again.text
+    )
+    assert error is not None and "already superseded by review" in error.group(1)
+
+
+def test_an_unchanged_page_shows_an_empty_form(client: TestClient) -> None:
+    page = client.get(CONCEPT).text
+    assert (
+        textarea(page, "summary") == "" and "field-error" not in page and "form-error" not in page
+    )
