@@ -105,23 +105,25 @@ def support_line(entry: Mapping[str, Any]) -> str:
 
 
 def _checks(checks: list[Mapping[str, Any]]) -> list[str]:
-    lines = []
+    """One line naming every check (a size budget cuts it as one), then any expected stdout."""
+    named, expected = [], []
     for check in checks:
         tolerance = f" (within {check['tolerance']:g})" if "tolerance" in check else ""
         kind = check.get("kind")
         if kind == "stdout":
-            expected = str(check.get("expected", "")).rstrip("\n")
-            lines.append(f"Check: stdout matches the expected text, numbers compared{tolerance}")
-            lines.append("Expected stdout:\n" + expected)
+            named.append(f"stdout matches the expected text, numbers compared{tolerance}")
+            expected.append("Expected stdout:\n" + str(check.get("expected", "")).rstrip("\n"))
         elif kind == "variable":
             op = check.get("kernel", {}).get("op", "?")
-            lines.append(f"Check: variable {check.get('name')} equals the kernel's {op}{tolerance}")
+            named.append(f"variable {check.get('name')} equals the kernel's {op}{tolerance}")
         elif kind == "invariant":
-            lines.append(f"Check: invariant {check.get('invariant')} holds{tolerance}")
+            named.append(f"invariant {check.get('invariant')} holds{tolerance}")
         elif kind == "error":
             match = f" matching '{check['match']}'" if check.get("match") else ""
-            lines.append(f"Check: raises {check.get('exception')}{match}")
-    return lines or ["Checks: none (passes when it exits 0)"]
+            named.append(f"raises {check.get('exception')}{match}")
+    if not named:
+        return ["Checks: none (passes when it exits 0)"]
+    return [("Check: " if len(named) == 1 else "Checks: ") + "; ".join(named), *expected]
 
 
 def _run_lines(record: Record) -> list[str]:
@@ -331,9 +333,13 @@ def grounding_lines(grounding: Mapping[str, Any] | None) -> list[str]:
     ]
 
 
-def object_lines(kind: str, record: Record, concept: Record | None) -> list[str]:
-    """What is shown under the ``Object:`` line about the prompt's own object."""
+def object_lines(
+    kind: str, record: Record, concept: Record | None, grounding: list[str] | None = None
+) -> list[str]:
+    """What is shown under the ``Object:`` line about the prompt's own object; ``grounding``
+    (``server.tutor.grounding.rests_on``) follows the concept it is part of."""
     lines = [f"Part of: {concept['key']} ({concept['title']})"] if concept else []
+    lines += grounding or []
     if kind == "concept":
         return [
             f"Summary: {record['summary']}",
@@ -344,7 +350,7 @@ def object_lines(kind: str, record: Record, concept: Record | None) -> list[str]
     if full and title_of(kind, record) != record[full]:
         lines.append(f"In full: {record[full]}")
     if kind == "source":
-        return [f"Citation: {_citation(record)}", *_identifiers(record)]
+        return [f"Citation: {_citation(record)}", *_identifiers(record), *lines]
     if kind == "equation":
         lines.append(f"Statement: {record['statement']}")
     if kind == "demo":
