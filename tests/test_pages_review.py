@@ -299,3 +299,43 @@ def test_an_unchanged_page_shows_an_empty_form(client: TestClient) -> None:
     assert (
         textarea(page, "summary") == "" and "field-error" not in page and "form-error" not in page
     )
+
+
+def test_a_review_from_the_content_files_is_shown_as_bundled_not_as_a_reviewer(
+    client: TestClient,
+) -> None:
+    page = unescape(client.get(CONCEPT).text)
+    assert (
+        "Bundled review: written into the content files and signed “fixture reviewer” there, "
+        "not by a reviewer account of this reading room; dated 2026-01-02"
+    ) in page
+    assert "</span> · bundled with the content, signed fixture reviewer, 2026-01-02: " in page
+    assert "Reviewer: fixture reviewer" not in page
+    reviews = client.get(f"/api/claims/{CLAIM}/reviews").json()["data"]
+    assert [(r["origin"], r["signed"]) for r in reviews] == [
+        ("content", "bundled with the content, signed fixture reviewer")
+    ]
+    prompt = client.get(f"/api/objects/{CLAIM}/prompt").text
+    assert "Review: bounded (bundled with the content, signed fixture reviewer, 2026-01-02)" in (
+        prompt
+    )
+    assert review(client, checked="0").status_code == 303  # a reviewer's own review, by name
+    page = unescape(client.get(CONCEPT).text)
+    assert "Reviewer: local; reviewed " in page and "supported</span> · local, " in page
+    prompt = client.get(f"/api/objects/{CLAIM}/prompt").text
+    assert "Earlier reviews: bounded (bundled with the content, signed fixture reviewer, " in (
+        prompt
+    )
+
+
+def test_no_bundled_page_passes_a_signature_off_as_a_reviewer(bundled_client: TestClient) -> None:
+    for path in (
+        "/concepts/generative-models/normalizing-flows",
+        "/concepts/probability/maximum-likelihood",
+    ):
+        page = unescape(bundled_client.get(path).text)
+        assert "reading-room review desk" in page, path
+        for signature in ("reading-room review desk", "reading-room editors"):
+            for at in [m.start() for m in re.finditer(re.escape(signature), page)]:
+                before = page[max(0, at - 60) : at]
+                assert "signed “" in before or "signed " in before, (path, before)

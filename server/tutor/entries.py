@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from server.models import SUBSTANTIVE_VERDICTS
+from server.objects.serialize import review_signature
 from server.tutor.evidence import title_of
 from server.tutor.prompt import Code, Entry, Finding, Related
 
@@ -77,7 +78,7 @@ def assess(kind: str, record: Record, about: Mapping[str, Any] | None = None) ->
         if verdict in SUBSTANTIVE_VERDICTS and review is not None:
             return True, (
                 f"substantive review, verdict {verdict}: {VERDICT_MEANING[verdict]} "
-                f"({review['reviewer']}, {review['date']})"
+                f"({_signed(review)}, {review['date']})"
             )
         if verdict == "bounded":
             return False, "review verdict bounded: exact support not checked"
@@ -249,18 +250,23 @@ def _describe_concept(
     return heading, details, None
 
 
+def _signed(review: Mapping[str, Any]) -> str:
+    """The reviewer, or a bundled review's signature labelled as bundled with the content."""
+    return review_signature(str(review["reviewer"]), str(review.get("origin", "api")))
+
+
 def _claim_lines(record: Record, about: Mapping[str, Any]) -> list[str]:
     lines = []
     reviews = list(record.get("reviews") or [])
     if reviews:
         latest = reviews[-1]
         lines.append(
-            f"Review: {latest['verdict']} ({latest['reviewer']}, {latest['date']}): "
+            f"Review: {latest['verdict']} ({_signed(latest)}, {latest['date']}): "
             f"{latest['summary']}"
         )
         if latest.get("caveats"):
             lines.append(f"Caveats: {latest['caveats']}")
-        earlier = [f"{r['verdict']} ({r['reviewer']}, {r['date']})" for r in reviews[:-1]]
+        earlier = [f"{r['verdict']} ({_signed(r)}, {r['date']})" for r in reviews[:-1]]
         if earlier:
             lines.append("Earlier reviews: " + "; ".join(earlier))
     else:
