@@ -160,6 +160,9 @@ class WitnessStrength(SQLModel, table=True):
     total: int = 0  # distinct mutants of the code before the cap
     survivors: list[dict[str, str]] = Field(default_factory=list, sa_column=json_column())
     computed_at: datetime = Field(default_factory=utcnow)
+    # "run": measured in this store by check --mutants; "record": ingested from the committed
+    # strength record (content/witness-strength.json), measured elsewhere on the same code
+    origin: str = Field(default="run", max_length=20)
 
 
 class Source(SQLModel, table=True):

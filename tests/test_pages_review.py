@@ -262,3 +262,99 @@ def test_the_notes_page_sends_a_team_visitor_to_log_in(database_url: str) -> Non
             response = client.get(path, follow_redirects=False)
             assert response.status_code == 303
             assert response.headers["location"] == "/login?next=%2Fnotes"
+
+
+def textarea(html: str, name: str) -> str:
+    found = re.search(
+        rf'<textarea id="rv-1-{name}" name="{name}"[^>]*>(.*?)</textarea>', html, re.S
+    )
+    assert found is not None, name
+    return unescape(found.group(1))
+
+
+def test_a_refused_review_form_keeps_what_was_typed_and_marks_the_field(
+    client: TestClient,
+) -> None:
+    before = client.get(f"/api/claims/{CLAIM}/reviews").json()["count"]
+    typed = "Section 2 holds only in 1-D <script>alert(1)</script> & no more."
+    response = review(
+        client,
+        verdict="partial",
+        summary="   ",
+        caveats=typed,
+        checked="0",
+        **{"stance-0": "mentions"},
+    )
+    assert response.status_code == 422
+    page = response.text
+    strict(page)
+    assert textarea(page, "caveats") == typed and "<script>alert" not in page
+    assert '<option value="partial" selected>' in page
+    assert 'name="checked" value="0" checked>' in page
+    assert '<option value="mentions" selected>' in page
+    assert 'aria-invalid="true" aria-describedby="rv-1-summary-error"' in page
+    error = re.search(r'<span class="field-error" id="rv-1-summary-error">([^<]*)</span>', page)
+    assert error is not None and error.group(1) == "the summary is blank"
+    assert 'role="alert">The review was not added; see the problems marked below.' in page
+    assert client.get(f"/api/claims/{CLAIM}/reviews").json()["count"] == before
+
+
+def test_a_refused_correction_keeps_the_summary_and_says_why_by_the_choice(
+    client: TestClient,
+) -> None:
+    first = client.get(f"/api/claims/{CLAIM}/reviews").json()["data"][-1]["id"]
+    assert review(client, supersedes=str(first), summary="Corrected.").status_code == 303
+    again = review(client, supersedes=str(first), summary="Read it twice, section 2.")
+    assert again.status_code == 409
+    assert textarea(again.text, "summary") == "Read it twice, section 2."
+    error = re.search(
+        r'<span class="field-error" id="rv-1-supersedes-error">([^<]*)</span>', again.text
+    )
+    assert error is not None and "already superseded by review" in error.group(1)
+
+
+def test_an_unchanged_page_shows_an_empty_form(client: TestClient) -> None:
+    page = client.get(CONCEPT).text
+    assert (
+        textarea(page, "summary") == "" and "field-error" not in page and "form-error" not in page
+    )
+
+
+def test_a_review_from_the_content_files_is_shown_as_bundled_not_as_a_reviewer(
+    client: TestClient,
+) -> None:
+    page = unescape(client.get(CONCEPT).text)
+    assert (
+        "Bundled review: written into the content files and signed “fixture reviewer” there, "
+        "not by a reviewer account of this reading room; dated 2026-01-02"
+    ) in page
+    assert "</span> · bundled with the content, signed fixture reviewer, 2026-01-02: " in page
+    assert "Reviewer: fixture reviewer" not in page
+    reviews = client.get(f"/api/claims/{CLAIM}/reviews").json()["data"]
+    assert [(r["origin"], r["signed"]) for r in reviews] == [
+        ("content", "bundled with the content, signed fixture reviewer")
+    ]
+    prompt = client.get(f"/api/objects/{CLAIM}/prompt").text
+    assert "Review: bounded (bundled with the content, signed fixture reviewer, 2026-01-02)" in (
+        prompt
+    )
+    assert review(client, checked="0").status_code == 303  # a reviewer's own review, by name
+    page = unescape(client.get(CONCEPT).text)
+    assert "Reviewer: local; reviewed " in page and "supported</span> · local, " in page
+    prompt = client.get(f"/api/objects/{CLAIM}/prompt").text
+    assert "Earlier reviews: bounded (bundled with the content, signed fixture reviewer, " in (
+        prompt
+    )
+
+
+def test_no_bundled_page_passes_a_signature_off_as_a_reviewer(bundled_client: TestClient) -> None:
+    for path in (
+        "/concepts/generative-models/normalizing-flows",
+        "/concepts/probability/maximum-likelihood",
+    ):
+        page = unescape(bundled_client.get(path).text)
+        assert "reading-room review desk" in page, path
+        for signature in ("reading-room review desk", "reading-room editors"):
+            for at in [m.start() for m in re.finditer(re.escape(signature), page)]:
+                before = page[max(0, at - 60) : at]
+                assert "signed “" in before or "signed " in before, (path, before)

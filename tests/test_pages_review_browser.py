@@ -56,6 +56,40 @@ def test_a_review_added_on_the_page_leaves_the_queue(browser: Any, site: str) ->
     view.close()
 
 
+def test_a_refused_review_keeps_what_was_typed_and_can_be_sent_again(
+    browser: Any, site: str
+) -> None:
+    view = Page(browser, site, allowed=("status of 422",))  # the refused POST's own answer
+    page = visit(view, f"{PATH}#review-{ANCHOR}")
+    form = page.locator(f'form[id="review-{ANCHOR}"]')
+    form.locator("select[name=verdict]").select_option("partial")
+    form.locator("input[name=checked]").check()
+    form.locator("textarea[name=summary]").fill("   ")  # blank: the browser lets it through
+    form.locator("textarea[name=caveats]").fill("Only the one-dimensional case was read.")
+    with page.expect_navigation():
+        form.locator("button[type=submit]").click()
+    form = page.locator(f'form[id="review-{ANCHOR}"]')
+    assert form.locator("[role=alert]").inner_text().startswith("The review was not added")
+    summary = form.locator("textarea[name=summary]")
+    assert summary.get_attribute("aria-invalid") == "true"
+    assert page.evaluate("document.activeElement.name") == "summary"  # focus is on the problem
+    assert form.locator(".field-error").inner_text() == "the summary is blank"
+    caveats = form.locator("textarea[name=caveats]")
+    assert caveats.input_value() == "Only the one-dimensional case was read."
+    assert form.locator("select[name=verdict]").input_value() == "partial"
+    assert form.locator("input[name=checked]").is_checked()
+    assert api(site, "GET", f"/api/claims/{CLAIM}/reviews")["count"] == 1  # nothing written
+    summary.fill("Section 2 states it for one dimension.")
+    with page.expect_navigation():
+        form.locator("button[type=submit]").click()
+    assert "?reviewed=" in page.url
+    latest = api(site, "GET", f"/api/claims/{CLAIM}/reviews")["data"][-1]
+    assert (latest["verdict"], latest["caveats"]) == (
+        "partial", "Only the one-dimensional case was read.",
+    )  # fmt: skip
+    view.close()
+
+
 def test_search_finds_a_claim_by_a_word_of_its_text(browser: Any, site: str) -> None:
     view = Page(browser, site)
     page = visit(view, "/")

@@ -28,6 +28,7 @@ from server.models import IngestedFile, ObjectKey, utcnow
 from server.search.index import ensure_built
 from server.search.index import refresh as refresh_search_index
 from server.store import bump_revision
+from server.witnesses.record import load_record
 
 META_RECORD = "<meta>"
 VALID_SLUG = re.compile(SLUG)
@@ -132,6 +133,7 @@ def ingest(session: Session, root: Path, *, force: bool = False) -> IngestReport
 
     writer.flush()
     delete_concepts(session, [concept_key(*p.removesuffix(".md").split("/", 1)) for p in removed])
+    load_record(session, tree.strength)  # after the witnesses: entries match their current code
     if meta_changed:
         written[META_RECORD] = (tree.meta_digest, {})
     write_records(session, written, removed)

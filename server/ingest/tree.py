@@ -16,6 +16,7 @@ from schemas.content import SourceSpec, TombstoneSpec
 from server.ingest.files import concept_paths, read_content_file
 from server.ingest.problems import Problems
 from server.ingest.yamlmap import YamlDocument, yaml_error_line
+from server.witnesses.record import RECORD_FILE, StrengthRecord, parse_record
 
 SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 Model = TypeVar("Model", bound=BaseModel)
@@ -46,6 +47,8 @@ class ContentTree:
     display: dict[str, str]
     # False when sources.yaml is missing or could not be read: citations are not checked
     sources_readable: bool = True
+    # the committed witness strength record (witness-strength.json), when there is one
+    strength: StrengthRecord | None = None
 
 
 def digest(text: str) -> str:
@@ -93,6 +96,7 @@ def read_tree(root: Path, problems: Problems) -> ContentTree:
         meta_texts,
         required=False,
     )
+    strength = _load_strength(root, f"{shown}/{RECORD_FILE}", problems, meta_texts)
     files = []
     for path, context, name in concept_paths(root, shown, problems):
         slug = name.removesuffix(".md")
@@ -120,6 +124,7 @@ def read_tree(root: Path, problems: Problems) -> ContentTree:
         meta_digest=digest("\0".join(meta_texts)),
         display=display,
         sources_readable=sources_readable,
+        strength=strength,
     )
 
 
@@ -145,6 +150,24 @@ def _load(
         return YamlDocument(text)
     except yaml.YAMLError as error:
         problems.add(shown, *yaml_error_line(error, first_line=1))
+        return None
+
+
+def _load_strength(
+    root: Path, shown: str, problems: Problems, texts: list[str]
+) -> StrengthRecord | None:
+    """The optional strength record; its text joins ``texts`` so a new record is ingested."""
+    path = root / RECORD_FILE
+    if not os.path.lexists(path):
+        return None
+    text = read_content_file(path, shown, root, problems)
+    texts.append(text or "")
+    if text is None:
+        return None
+    try:
+        return parse_record(text)
+    except ValueError as error:
+        problems.add(shown, 1, str(error))
         return None
 
 

@@ -113,7 +113,18 @@ def review_json(row: ClaimReview, superseded_by: int | None = None) -> dict[str,
         "supersedes": row.supersedes,
         "superseded_by": superseded_by,
         "origin": row.origin,
+        "signed": review_signature(row.reviewer, row.origin),  # as pages and prompts show it
     }
+
+
+BUNDLED = "bundled with the content"
+
+
+def review_signature(reviewer: str, origin: str) -> str:
+    """Who a review is by, as pages and prompts say it. A review written into the content
+    files (``origin`` ``content``) is signed there, not made by an account of this store: it is
+    shown as bundled, with its signature, never passed off as a reviewer's own."""
+    return f"{BUNDLED}, signed {reviewer}" if origin == "content" else reviewer
 
 
 def review_badge(latest: ClaimReview | None) -> dict[str, Any]:
@@ -123,7 +134,9 @@ def review_badge(latest: ClaimReview | None) -> dict[str, Any]:
     if substantive:
         assert latest is not None
         notice = None
-        label = f"{verdict}: substantive review by {latest.reviewer}, {latest.reviewed_on}"
+        by = f"({review_signature(latest.reviewer, latest.origin)})"
+        by = f"by {latest.reviewer}" if latest.origin != "content" else by
+        label = f"{verdict}: substantive review {by}, {latest.reviewed_on}"
     elif verdict == "bounded":
         notice, label = BOUNDED_REVIEW, "bounded review"
     else:

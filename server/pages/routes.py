@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from sqlmodel import Session
 
-from server.claims.schemas import REVIEW_VERDICTS
-from server.concepts import service
 from server.db import unit_of_work
 from server.deps import read
 from server.learning.pages import marks
-from server.models import STANCES
 from server.pagecache import PageCache
 from server.pages import library, notes, reviews
-from server.pages.cite import cite_block
-from server.pages.learning_map import learning_map
-from server.pages.render import page_response, render_concept_sections, render_page
+from server.pages.concept import concept_values
+from server.pages.render import page_response, render_page
 from server.people.reader import can_review, reader
 from server.render.markdown import pygments_css
 
@@ -56,23 +51,10 @@ def local_variant(request: Request, context: str, slug: str) -> Hashable:
 def concept_html(request: Request, context: str, slug: str) -> tuple[bytes, str]:
     """The page's bytes and its JSON twin's address."""
     with unit_of_work(request.app.state.engine, write=False) as session:
-        page: dict[str, Any] = service.concept_page(session, context, slug)
-        person = reader(request, session)
-        learner = person.name if person is not None else None
-        values = {
-            "page": page,
-            "sections": render_concept_sections(page),
-            "title": page["title"],
-            "learning_map": learning_map(page["links"]),
-            "marks": marks(session, learner, page["key"]),
-            "cite": cite_block(request, page),
-            "person": person,
-            "can_review": can_review(person),
-            "verdicts": REVIEW_VERDICTS,
-            "stances": STANCES,
-        }
-    rendered = render_page(request, "concept.html", values, page["api_url"])
-    return bytes(rendered.body), page["api_url"]
+        values = concept_values(request, session, context, slug)
+    twin: str = values["page"]["api_url"]
+    rendered = render_page(request, "concept.html", values, twin)
+    return bytes(rendered.body), twin
 
 
 @router.get("/concepts/{context}/{slug}", response_class=HTMLResponse)

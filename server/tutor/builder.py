@@ -19,6 +19,7 @@ from server.tutor.entries import assess as assess_object
 from server.tutor.entries import entry_for, locator_findings, object_lines
 from server.tutor.evidence import title_of
 from server.tutor.formats import entry_text, finding_text, render_text
+from server.tutor.grounding import rests_on
 from server.tutor.prompt import (
     Code,
     Entry,
@@ -80,7 +81,8 @@ def build_prompt(
             lines = [f"{r.key} ({title_of(r.kind, r.record)})" for r in chosen]
             base = replace(base, evidence=tuple(EvidenceLine(t, ()) for t in lines))
         return base
-    details = object_lines(evidence.kind, evidence.record, evidence.concept)
+    grounding = rests_on(evidence.kind, evidence.record, evidence.concept, evidence.related)
+    details = object_lines(evidence.kind, evidence.record, evidence.concept, grounding)
     code = None
     if evidence.kind == "witness":
         code = Code(str(evidence.record.get("language", "python")), str(evidence.record["code"]))

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from server.models import SUBSTANTIVE_VERDICTS
+from server.objects.serialize import review_signature
 from server.tutor.evidence import title_of
 from server.tutor.prompt import Code, Entry, Finding, Related
 
@@ -77,7 +78,7 @@ def assess(kind: str, record: Record, about: Mapping[str, Any] | None = None) ->
         if verdict in SUBSTANTIVE_VERDICTS and review is not None:
             return True, (
                 f"substantive review, verdict {verdict}: {VERDICT_MEANING[verdict]} "
-                f"({review['reviewer']}, {review['date']})"
+                f"({_signed(review)}, {review['date']})"
             )
         if verdict == "bounded":
             return False, "review verdict bounded: exact support not checked"
@@ -105,23 +106,25 @@ def support_line(entry: Mapping[str, Any]) -> str:
 
 
 def _checks(checks: list[Mapping[str, Any]]) -> list[str]:
-    lines = []
+    """One line naming every check (a size budget cuts it as one), then any expected stdout."""
+    named, expected = [], []
     for check in checks:
         tolerance = f" (within {check['tolerance']:g})" if "tolerance" in check else ""
         kind = check.get("kind")
         if kind == "stdout":
-            expected = str(check.get("expected", "")).rstrip("\n")
-            lines.append(f"Check: stdout matches the expected text, numbers compared{tolerance}")
-            lines.append("Expected stdout:\n" + expected)
+            named.append(f"stdout matches the expected text, numbers compared{tolerance}")
+            expected.append("Expected stdout:\n" + str(check.get("expected", "")).rstrip("\n"))
         elif kind == "variable":
             op = check.get("kernel", {}).get("op", "?")
-            lines.append(f"Check: variable {check.get('name')} equals the kernel's {op}{tolerance}")
+            named.append(f"variable {check.get('name')} equals the kernel's {op}{tolerance}")
         elif kind == "invariant":
-            lines.append(f"Check: invariant {check.get('invariant')} holds{tolerance}")
+            named.append(f"invariant {check.get('invariant')} holds{tolerance}")
         elif kind == "error":
             match = f" matching '{check['match']}'" if check.get("match") else ""
-            lines.append(f"Check: raises {check.get('exception')}{match}")
-    return lines or ["Checks: none (passes when it exits 0)"]
+            named.append(f"raises {check.get('exception')}{match}")
+    if not named:
+        return ["Checks: none (passes when it exits 0)"]
+    return [("Check: " if len(named) == 1 else "Checks: ") + "; ".join(named), *expected]
 
 
 def _run_lines(record: Record) -> list[str]:
@@ -144,6 +147,8 @@ def _strength_lines(record: Record) -> list[str]:
         return ["Strength: not measured"]
     share = "" if strength.get("share") is None else f" ({strength['share']:.0%})"
     line = f"Strength: checks catch {strength['caught']} of {strength['mutants']} mutants{share}"
+    if strength.get("origin") == "record":
+        line += " (committed record, not run here)"
     if strength.get("stale"):
         line += ", stale (the code or checks changed since)"
     elif strength.get("weak"):
@@ -151,11 +156,14 @@ def _strength_lines(record: Record) -> list[str]:
     else:
         met = "meets" if strength.get("meets_target") else "below"
         line += f", {met} the {strength.get('target', 0.8):.0%} target"
-    lines = [line]
+    survivors = []
     for survivor in strength.get("survivors") or []:
-        why = f"; equivalent: {survivor['equivalent']}" if survivor.get("equivalent") else ""
-        lines.append(f"Surviving mutant {survivor['id']}: {survivor['description']}{why}")
-    return lines
+        notes = [survivor["description"]] if survivor.get("description") else []
+        notes += [f"equivalent: {survivor['equivalent']}"] if survivor.get("equivalent") else []
+        survivors.append(survivor["id"] + (f" ({'; '.join(notes)})" if notes else ""))
+    if survivors:  # on the same line, so that a size budget can cut it like any long detail
+        line += f"; surviving mutants ({len(survivors)}): " + ", ".join(survivors)
+    return [line]
 
 
 def _citation(record: Record) -> str:
@@ -242,18 +250,23 @@ def _describe_concept(
     return heading, details, None
 
 
+def _signed(review: Mapping[str, Any]) -> str:
+    """The reviewer, or a bundled review's signature labelled as bundled with the content."""
+    return review_signature(str(review["reviewer"]), str(review.get("origin", "api")))
+
+
 def _claim_lines(record: Record, about: Mapping[str, Any]) -> list[str]:
     lines = []
     reviews = list(record.get("reviews") or [])
     if reviews:
         latest = reviews[-1]
         lines.append(
-            f"Review: {latest['verdict']} ({latest['reviewer']}, {latest['date']}): "
+            f"Review: {latest['verdict']} ({_signed(latest)}, {latest['date']}): "
             f"{latest['summary']}"
         )
         if latest.get("caveats"):
             lines.append(f"Caveats: {latest['caveats']}")
-        earlier = [f"{r['verdict']} ({r['reviewer']}, {r['date']})" for r in reviews[:-1]]
+        earlier = [f"{r['verdict']} ({_signed(r)}, {r['date']})" for r in reviews[:-1]]
         if earlier:
             lines.append("Earlier reviews: " + "; ".join(earlier))
     else:
@@ -326,9 +339,13 @@ def grounding_lines(grounding: Mapping[str, Any] | None) -> list[str]:
     ]
 
 
-def object_lines(kind: str, record: Record, concept: Record | None) -> list[str]:
-    """What is shown under the ``Object:`` line about the prompt's own object."""
+def object_lines(
+    kind: str, record: Record, concept: Record | None, grounding: list[str] | None = None
+) -> list[str]:
+    """What is shown under the ``Object:`` line about the prompt's own object; ``grounding``
+    (``server.tutor.grounding.rests_on``) follows the concept it is part of."""
     lines = [f"Part of: {concept['key']} ({concept['title']})"] if concept else []
+    lines += grounding or []
     if kind == "concept":
         return [
             f"Summary: {record['summary']}",
@@ -339,7 +356,7 @@ def object_lines(kind: str, record: Record, concept: Record | None) -> list[str]
     if full and title_of(kind, record) != record[full]:
         lines.append(f"In full: {record[full]}")
     if kind == "source":
-        return [f"Citation: {_citation(record)}", *_identifiers(record)]
+        return [f"Citation: {_citation(record)}", *_identifiers(record), *lines]
     if kind == "equation":
         lines.append(f"Statement: {record['statement']}")
     if kind == "demo":

@@ -291,6 +291,7 @@ def write_record(path: Path, plans: list[Any], measured: dict[str, Any]) -> None
             "total": result.total,
             "caught": result.caught,
             "survivors": [s["id"] for s in result.survivors],
+            "descriptions": {s["id"]: s["description"] for s in result.survivors},
         }
     data = {
         "target": strength.TARGET,

@@ -201,7 +201,7 @@ def store_strength(session: Session, witness: Witness, result: Measure) -> Witne
     ).first()
     if row is None:
         row = WitnessStrength(witness_key=witness.key, code_hash="")
-    row.code_hash = code_hash(witness.code, witness.checks)
+    row.code_hash, row.origin = code_hash(witness.code, witness.checks), "run"
     row.mutants, row.caught, row.total = result.mutants, result.caught, result.total
     row.survivors = list(result.survivors)
     row.computed_at = utcnow()
@@ -251,4 +251,6 @@ def strength_json(witness: Witness, row: WitnessStrength | None) -> dict[str, An
         "total": row.total,
         "stale": stale,
         "computed_at": row.computed_at.isoformat(),
+        # "run": measured in this store; "record": from the committed strength record
+        "origin": row.origin,
     }

@@ -231,6 +231,8 @@ def test_every_witness_meets_the_strength_target(key: str) -> None:
     assert set(entry["survivors"]) <= set(ids) and entry["caught"] == len(ids) - len(
         entry["survivors"]
     )
+    described = {m.id: m.description for m in mutants.mutants if m.id in entry["survivors"]}
+    assert entry.get("descriptions") == described, f"{key}: survivor descriptions; {MEASURE_AGAIN}"
     statuses = {i: ("passed" if i in entry["survivors"] else "failed") for i in ids}
     declared = [{"id": i, "why": why} for i, why in equivalent.items()]
     result = measure(key, mutants.mutants, statuses, mutants.total, declared)

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from server.config import Settings
 from server.db import unit_of_work
 from server.models import ClaimReview, ClaimSupport, Note
+from server.store import bump_revision
 from server.tutor.defaults import ANSWER_AS, UNSETTLED
 from tests.tutor.conftest import GOLDEN, NF, build, record_run
 
@@ -182,3 +183,57 @@ def test_a_question_is_kept_in_grounded_mode(bundled: Engine, settings: Settings
     assert "\nOpen question: Why is the inverse Jacobian the right one?\n" in text
     as_json = build(bundled, settings, NF, fmt="json", question="Why?")
     assert as_json["question"] == {"text": "Why?", "source": "request"}
+
+
+GROUNDING = "Grounding (derived from runs and reviews): "
+ON_ALPHA = "its concept, not grounded (0/1 witnesses passing, 0/1 claims reviewed)"
+
+
+def grounding_line(text: str) -> str:
+    """The object's grounding statement: one line among the details under ``Object:``."""
+    found = [line for line in text.split("\n") if line.startswith("  " + GROUNDING)]
+    assert len(found) == 1, text[:1500]
+    return found[0].strip().removeprefix(GROUNDING)
+
+
+def test_every_kind_of_object_states_what_it_rests_on(
+    fixture_tree: Engine, settings: Settings
+) -> None:
+    authored = "itself as authored, not checked by a run or review"
+    expected = {
+        ALPHA: "not grounded; 0/1 witness(es) with a current passing run, 0/1 claim(s) with a "
+        "substantive review",
+        ALPHA_WITNESS: f"rests on its runs, not verified (no run yet), and {ON_ALPHA}",
+        ALPHA_CLAIM: "rests on its review, not verified (bounded; 0 of 1 locators of 1 "
+        f"source(s) read), and {ON_ALPHA}",
+        "equation:demo-context/alpha/scale": f"rests on {ON_ALPHA}; {authored}",
+        "demo:demo-context/alpha/stretch": f"rests on {ON_ALPHA}; {authored}",
+        "misconception:demo-context/alpha/no-change": "rests on what exposes it, "
+        "demo:demo-context/alpha/stretch (not verified: as authored: the demo state is not "
+        f"evaluated in this prompt), and {ON_ALPHA}",
+        "source:smith-2020-example": "a source is where evidence starts, derived from nothing "
+        "here; it grounds 2 concept page(s) and is cited by 2 claim(s), 0 of them with a "
+        "substantive review",
+    }
+    for key, statement in expected.items():
+        text = build(fixture_tree, settings, key)
+        assert grounding_line(text) == statement, key
+        assert GROUNDING + statement in build(fixture_tree, settings, key, fmt="json")["prompt"]
+        assert GROUNDING not in build(fixture_tree, settings, key, mode="compact")
+
+
+def test_the_statement_follows_the_evidence(fixture_tree: Engine, settings: Settings) -> None:
+    record_run(fixture_tree, ALPHA_WITNESS)
+    assert grounding_line(build(fixture_tree, settings, ALPHA_WITNESS)) == (
+        "rests on its runs, verified (latest run passed, current; strength not measured), and "
+        "its concept, not grounded (1/1 witnesses passing, 0/1 claims reviewed)"
+    )
+    with unit_of_work(fixture_tree) as session:
+        session.add(ClaimReview(claim_key=ALPHA_CLAIM, verdict="unsupported", reviewer="r",
+                                reviewed_on=date(2026, 5, 9), summary="Section 2 says otherwise.",
+                                origin="api"))  # fmt: skip
+        bump_revision(session)
+    assert grounding_line(build(fixture_tree, settings, ALPHA_CLAIM)) == (
+        "rests on its review, verified (unsupported; 0 of 1 locators of 1 source(s) read), and "
+        "its concept, fully grounded (1/1 witnesses passing, 1/1 claims reviewed)"
+    )

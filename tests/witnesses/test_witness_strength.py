@@ -152,6 +152,9 @@ def test_strength_is_stored_by_code_hash_and_in_the_record(
     assert sorted(data["witnesses"][WEAK]["survivors"]) == sorted(
         s["id"] for s in rows[WEAK].survivors
     )
+    assert data["witnesses"][WEAK]["descriptions"] == {  # what ingest shows from the record
+        s["id"]: s["description"] for s in rows[WEAK].survivors
+    }
 
 
 def test_weak_is_shown_and_never_verified(
