@@ -74,11 +74,9 @@ class PreparedResponse(Response):
         if gzipped is not None and accepts_gzip(scope):
             slices = gzipped
             # Content-Encoding tells the middleware to pass it on; the headers it would set.
-            self.headers["content-length"] = str(sum(map(len, slices)))
             self.headers["vary"] = "Accept-Encoding"
             self.headers["content-encoding"] = "gzip"
-        else:
-            self.headers["content-length"] = str(sum(map(len, slices)))
+        self.headers["content-length"] = str(sum(map(len, slices)))  # keeps its place, first
         await send({"type": "http.response.start", "status": self.status_code,
                     "headers": self.raw_headers})  # fmt: skip
         await send_slices(send, slices)
