@@ -1,6 +1,6 @@
 """``readingroom serve`` with 1 worker against 2 workers, on SQLite and on PostgreSQL.
 
-    python bench/workers.py [--seconds 10] [--postgresql URL] [--rounds 3]
+    python bench/workers.py [--seconds 10] [--postgresql URL] [--rounds 3] [--no-sqlite]
 
 Each configuration is a real ``serve`` on a fresh store of the bundled content, with the
 start-up witness check off; wrk (Debian package ``wrk``, 2 threads, 16 connections) drives
@@ -86,10 +86,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--postgresql", default=None, help="admin URL of a PostgreSQL server")
+    parser.add_argument("--no-sqlite", action="store_true", help="measure PostgreSQL only")
     args = parser.parse_args()
     print(f"{'store':<11} {'1 worker':>12} {'2 workers':>12} {'ratio':>7}   (aim >= 1.6)")
-    with tempfile.TemporaryDirectory() as tmp:
-        one, two = measure(f"sqlite:///{tmp}/bench.db", args.seconds, args.rounds)
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            one, two = measure(f"sqlite:///{tmp}/bench.db", args.seconds, args.rounds)
         print(f"{'sqlite':<11} {one:>8.0f} r/s {two:>8.0f} r/s {two / one:>7.2f}")
     if args.postgresql:
         with scratch_postgresql(args.postgresql, "readingroom_bench") as url:

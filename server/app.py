@@ -27,6 +27,7 @@ from server.health import HealthMonitor
 from server.hosts import HostAllowList, allowed_hosts
 from server.limits import HEALTH_LANE, BodyLimit, ConcurrencyLimit
 from server.pagecache import PageCache, invalidate_on_commit
+from server.prepared import COMPRESS_LEVEL
 from server.witnesses.background import start_background_check
 from server.witnesses.jobs import (
     BackgroundWorker,
@@ -168,7 +169,9 @@ def create_app(settings: Settings | None = None, runner: WitnessRunner | None = 
     # JSON and CSS are gzipped for clients that accept it (with Vary: Accept-Encoding); and
     # innermost the cached pages, answered without routing.
     app.add_middleware(CachedAnswers)
-    app.add_middleware(GZipMiddleware, minimum_size=settings.compress_min_bytes, compresslevel=6)
+    app.add_middleware(
+        GZipMiddleware, minimum_size=settings.compress_min_bytes, compresslevel=COMPRESS_LEVEL
+    )
     app.add_middleware(BodyLimit, timeout_s=settings.body_timeout_s)
     app.add_middleware(
         ConcurrencyLimit,

@@ -1,11 +1,18 @@
-"""Engine creation, SQLite pragmas and the unit of work.
+"""Engine creation, SQLite pragmas, PostgreSQL round trips and the unit of work.
 
 Services never commit: ``unit_of_work`` (and the request session dependency built on it)
 commits when the block succeeds and rolls back when it raises.
+
+On PostgreSQL every round trip counts (a read route makes a few queries): a read-only unit of
+work runs its statements in autocommit, which saves the ``BEGIN`` and ``ROLLBACK`` around
+them and reads what it read before (under READ COMMITTED each statement takes its own
+snapshot either way); and a pooled connection is pinged only when it has sat idle for
+``PING_AFTER_IDLE_S``, not on every checkout.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,11 +20,17 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, create_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 WRITE_OPTION = "readingroom_write"
 POOL_TIMEOUT_S = 10  # beyond it the request answers 503 (server.app), never hangs
+# A connection used this recently is taken as alive; one idle longer (where a restarted or
+# timed-out server leaves it stale) is pinged before use, and replaced if the ping fails.
+PING_AFTER_IDLE_S = 10.0
+_IDLE_SINCE = "readingroom_idle_since"
 
 
 def normalise_url(url: str) -> str:
@@ -45,7 +58,9 @@ def make_engine(url: str, connections: int | None = None) -> Engine:
         pool = {"pool_size": connections, "max_overflow": 0, "pool_timeout": POOL_TIMEOUT_S}
     if not is_sqlite(url):
         pool = pool or {"pool_size": 10, "max_overflow": 10}
-        return create_engine(url, pool_pre_ping=True, **pool)
+        engine = create_engine(url, **pool)
+        _ping_idle_connections(engine)
+        return engine
     parsed = make_url(url)
     in_memory = parsed.database in (None, "", ":memory:")
     if not in_memory and parsed.database:
@@ -82,6 +97,29 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
             conn.exec_driver_sql("BEGIN")
 
 
+def _ping_idle_connections(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def on_checkin(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def on_checkout(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return  # just connected, or used moments ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise DisconnectionError("a pooled connection did not answer its ping") from error
+
+
+def reader(engine: Engine) -> Engine:
+    """The same engine for a read-only unit of work (autocommit on PostgreSQL, see above)."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
 def writer(engine: Engine) -> Engine:
     """The same engine, opening write (``BEGIN IMMEDIATE`` on SQLite) transactions."""
     return engine.execution_options(**{WRITE_OPTION: True})
@@ -90,7 +128,7 @@ def writer(engine: Engine) -> Engine:
 @contextmanager
 def unit_of_work(engine: Engine, *, write: bool = True) -> Iterator[Session]:
     """A session that commits on success and rolls back on any error."""
-    session = Session(writer(engine) if write else engine, expire_on_commit=False)
+    session = Session(writer(engine) if write else reader(engine), expire_on_commit=False)
     try:
         yield session
         if write:

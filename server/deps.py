@@ -23,7 +23,8 @@ async def get_settings(request: Request) -> Settings:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """Reads share a plain transaction; writes take the write lock first and commit at the end."""
+    """Reads never write (on PostgreSQL they run in autocommit); writes take the write lock
+    first and commit at the end."""
     with unit_of_work(request.app.state.engine, write=request.method not in READ_METHODS) as s:
         yield s
 

@@ -14,6 +14,7 @@ from server.learning.focus import MAX_FOCUS_DEPTH, Direction, focused_graph, wit
 from server.pagecache import PageCache
 from server.paging import DEFAULT_PAGE, MAX_PAGE, Cursor, page_answer
 from server.people.reader import ReaderName
+from server.prepared import PreparedBody, PreparedResponse
 
 router = APIRouter(prefix="/api", tags=["concepts"])
 
@@ -68,10 +69,11 @@ async def get_concept(request: Request) -> Response:
     return Response(body, media_type="application/json")
 
 
-def graph_bytes(request: Request, learner: str | None) -> bytes:
+def graph_body(request: Request, learner: str | None) -> PreparedBody:
     with unit_of_work(request.app.state.engine, write=False) as session:
         graph = with_status(session, learner, service.concept_graph(session))
-    return json.dumps(graph, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    body = json.dumps(graph, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return PreparedBody.of(body, request.app.state.settings.compress_min_bytes)
 
 
 @router.get(
@@ -92,9 +94,9 @@ async def graph(
             request, lambda session: focused_graph(session, learner, focus, direction, depth)
         )
         return Response(json.dumps(found, ensure_ascii=False), media_type="application/json")
-    # Built once per store revision (it grows with the store), then served as bytes; a
-    # reader's copy shows their marks, and a change of marks bumps the revision.
+    # Built (and compressed) once per store revision, since it grows with the store, then
+    # sent in slices; a reader's copy shows their marks, and a change of marks bumps the
+    # revision.
     key = GRAPH_KEY if learner is None else (*GRAPH_KEY, learner)
     cache: PageCache = request.app.state.pages
-    body = await cache.serve(key, lambda: graph_bytes(request, learner))
-    return Response(body, media_type="application/json")
+    return PreparedResponse(await cache.serve(key, lambda: graph_body(request, learner)))
