@@ -146,7 +146,7 @@ class Reply:
     """What the whole stack sent for a cached answer: status, every header, the body."""
 
     status: int
-    headers: list[tuple[bytes, bytes]]
+    headers: tuple[tuple[bytes, bytes], ...]  # a tuple: sent again and again, never changed
     body: bytes
 
 
@@ -220,5 +220,5 @@ class Replies:
             or body.get("more_body", False)
         ):
             return
-        headers = [(bytes(name), bytes(value)) for name, value in start.get("headers", [])]
+        headers = tuple((bytes(name), bytes(value)) for name, value in start.get("headers", []))
         entry.derived[REPLY, gzipped] = Reply(200, headers, bytes(body.get("body", b"")))

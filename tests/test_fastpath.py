@@ -177,7 +177,7 @@ def test_a_replayed_answer_is_what_the_route_sent(
     sent = reply_to(client.app, url, encoding, stack_never_called)
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
     assert sent[0]["status"] == 200
-    assert sent[0]["headers"] == built.headers.raw
+    assert list(sent[0]["headers"]) == built.headers.raw
 
 
 def test_identity_and_gzip_are_kept_apart(client: TestClient) -> None:
