@@ -8,12 +8,17 @@ each route with one thread and ``--connections`` connections, bare then ours, ``
 times, and the median ratio is printed (aim: each >= 0.6). The start-up witness check is off
 (it would change the served bytes during the measurement), and the bytes are compared with
 the bare app's before and after.
+
+On Linux the CPU time each server process spent per request is printed too, and its ratio
+(bare over ours): on a machine shared with other work that ratio moves far less than the
+rates do, which depend on what else ran in the same seconds.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -56,15 +61,30 @@ def fetch(url: str) -> tuple[bytes, str]:
         return bytes(response.read()), str(response.headers["content-type"])
 
 
-def wrk(url: str, seconds: int, connections: int) -> float:
+def cpu_seconds(pid: int) -> float | None:
+    """User and system CPU time of a process and its threads so far (Linux), else None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, seconds: int, connections: int, pid: int) -> tuple[float, float | None]:
+    """Requests per second, and the server's CPU microseconds per request (Linux)."""
+    before = cpu_seconds(pid)
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url],
         check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
+    after = cpu_seconds(pid)
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if not match or "Non-2xx" in out or "Socket errors" in out:
+    done = re.search(r"(\d+) requests in", out)
+    if not match or not done or "Non-2xx" in out or "Socket errors" in out:
         raise SystemExit(f"wrk failed on {url}:\n{out}")
-    return float(match.group(1))
+    spent = None if before is None or after is None else (after - before) * 1e6
+    return float(match.group(1)), None if spent is None else spent / max(1, int(done.group(1)))
 
 
 def main() -> None:
@@ -74,10 +94,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     args = parser.parse_args()
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in ROUTES}
+    cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in ROUTES}
     sizes: dict[str, int] = {}
     with (
         tempfile.TemporaryDirectory() as tmp_name,
-        serving(Path(tmp_name), f"sqlite:///{tmp_name}/bench.db") as (ours_url, _),
+        serving(Path(tmp_name), f"sqlite:///{tmp_name}/bench.db") as (ours_url, ours),
     ):
         tmp = Path(tmp_name)
         served = []
@@ -98,11 +119,14 @@ def main() -> None:
                         raise SystemExit(f"{name}: the served bytes differ {when}")
 
             same_bytes("before the measurement")
+            load = (args.seconds, args.connections)
             for _ in range(args.repeat):
                 for name, path in ROUTES.items():
-                    bare_rate = wrk(bare_url + path, args.seconds, args.connections)
-                    ours_rate = wrk(ours_url + path, args.seconds, args.connections)
+                    bare_rate, bare_cpu = wrk(bare_url + path, *load, bare.pid)
+                    ours_rate, ours_cpu = wrk(ours_url + path, *load, ours.pid)
                     results[name].append((bare_rate, ours_rate))
+                    if bare_cpu and ours_cpu:
+                        cpu[name].append((bare_cpu, ours_cpu))
             same_bytes("after the measurement")
     print(f"wrk -t1 -c{args.connections} -d{args.seconds}s, median of {args.repeat}, loopback")
     print(f"{'route':<20} {'bytes':>8} {'bare req/s':>11} {'ours req/s':>11} {'ratio':>6}  aim")
@@ -115,6 +139,14 @@ def main() -> None:
             f"{name:<20} {sizes[name]:>8} {bare_rate:>11.0f} {ours_rate:>11.0f} {ratio:>6.2f}"
             f"  >= {AIM} {verdict}"
         )
+    if all(cpu.values()):
+        print("server CPU per request, median (ratio: bare over ours)")
+        print(f"{'route':<20} {'bare us':>8} {'ours us':>8} {'ratio':>6}")
+        for name, spent in cpu.items():
+            bare_us = statistics.median(b for b, _ in spent)
+            ours_us = statistics.median(o for _, o in spent)
+            ratio = statistics.median(b / o for b, o in spent)
+            print(f"{name:<20} {bare_us:>8.1f} {ours_us:>8.1f} {ratio:>6.2f}")
 
 
 if __name__ == "__main__":

@@ -18,14 +18,15 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import Receive, Scope, Send
 
 from server.config import Settings
 from server.errors import Busy, Moved, ReadingRoomError, error_responses
-from server.fastpath import CachedAnswers
+from server.fastpath import CachedAnswers, Replies
 from server.headers import SecurityHeaders
 from server.health import HealthMonitor
 from server.hosts import HostAllowList, allowed_hosts
-from server.limits import HEALTH_LANE, BodyLimit, ConcurrencyLimit
+from server.limits import HEALTH_LANE, BodyLimit, ConcurrencyLimit, Lane
 from server.pagecache import PageCache, invalidate_on_commit
 from server.prepared import COMPRESS_LEVEL
 from server.witnesses.background import start_background_check
@@ -100,6 +101,18 @@ def check_sandbox() -> dict[str, Any]:
     return {"available": status.available, "unsafe_unconfined": False, "message": status.message}
 
 
+class ReadingRoom(FastAPI):
+    """The app, with the cached answers the stack has sent before answered in front of it."""
+
+    replies: Replies | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.replies is None:
+            await super().__call__(scope, receive, send)
+            return
+        await self.replies(scope, receive, send, super().__call__)
+
+
 def create_app(settings: Settings | None = None, runner: WitnessRunner | None = None) -> FastAPI:
     """The app; ``runner`` replaces the sandbox behind the run queue (tests use a stand-in)."""
     settings = settings or Settings()
@@ -156,7 +169,7 @@ def create_app(settings: Settings | None = None, runner: WitnessRunner | None = 
             app.state.health.stop()
             engine.dispose()
 
-    app = FastAPI(
+    app = ReadingRoom(
         title="Reading room",
         version="0.1.0",
         summary="Concepts, equations, code witnesses, sources, claims and reviews.",
@@ -173,13 +186,12 @@ def create_app(settings: Settings | None = None, runner: WitnessRunner | None = 
         GZipMiddleware, minimum_size=settings.compress_min_bytes, compresslevel=COMPRESS_LEVEL
     )
     app.add_middleware(BodyLimit, timeout_s=settings.body_timeout_s)
-    app.add_middleware(
-        ConcurrencyLimit,
-        limit=settings.admitted_requests(),
-        runs_limit=run_requests(settings),
-    )
-    app.add_middleware(HostAllowList, allowed=allowed_hosts(settings))
+    admitted, hosts = Lane(settings.admitted_requests()), allowed_hosts(settings)
+    app.add_middleware(ConcurrencyLimit, limit=admitted, runs_limit=run_requests(settings))
+    app.add_middleware(HostAllowList, allowed=hosts)
     app.add_middleware(SecurityHeaders)
+    # In front of it all: what the stack sent for a cached answer, sent again.
+    app.replies = Replies(app.state, hosts, admitted)
     install_error_handlers(app)
     include_routers(app)
     return app

@@ -32,6 +32,12 @@ def normalise_host_name(value: str) -> str:
     return value.rstrip(".")
 
 
+def host_name(scope: Scope) -> str:
+    """The request's Host name, normalised (the last Host header, if it came more than once)."""
+    raw = dict(scope.get("headers", [])).get(b"host", b"")
+    return normalise_host_name(raw.decode("latin-1"))
+
+
 def allowed_hosts(settings: Settings) -> frozenset[str]:
     return LOOPBACK_NAMES | {normalise_host_name(n) for n in settings.allowed_host_names()}
 
@@ -47,8 +53,7 @@ class HostAllowList:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        raw = dict(scope.get("headers", [])).get(b"host", b"")
-        host = normalise_host_name(raw.decode("latin-1"))
+        host = host_name(scope)
         if host in self.allowed:
             await self.app(scope, receive, send)
             return

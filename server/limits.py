@@ -109,7 +109,7 @@ MAX_RETRY_AFTER_S = 30
 
 
 @dataclass
-class _Lane:
+class Lane:
     """Requests inside, and refusals in the current second (they set ``Retry-After``)."""
 
     limit: int
@@ -141,16 +141,17 @@ class ConcurrencyLimit:
     def __init__(
         self,
         app: ASGIApp,
-        limit: int,
+        limit: int | Lane,
         health_limit: int = HEALTH_LANE,
         runs_limit: int = 64,
     ) -> None:
         self.app = app
-        self.main = _Lane(limit)
-        self.health = _Lane(health_limit)
-        self.runs = _Lane(runs_limit)
+        # A lane given is shared: cached answers sent before the middleware count in it too.
+        self.main = limit if isinstance(limit, Lane) else Lane(limit)
+        self.health = Lane(health_limit)
+        self.runs = Lane(runs_limit)
 
-    def lane(self, scope: Scope) -> _Lane:
+    def lane(self, scope: Scope) -> Lane:
         if scope["path"] in HEALTH_PATHS:
             return self.health
         return self.runs if is_witness_run(scope) else self.main

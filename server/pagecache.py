@@ -34,6 +34,20 @@ NEVER = float("-inf")  # monotonic time starts near zero at boot: "long ago" mus
 NoteVersion = tuple[int, str]
 NO_NOTE: NoteVersion = (0, "")
 
+
+
+class Entry:
+    """One cached answer: its value, the revision it was built at, and what has been derived
+    from it since (``server.fastpath`` keeps the messages it was last sent as)."""
+
+    __slots__ = ("derived", "revision", "value")
+
+    def __init__(self, revision: int, value: Any) -> None:
+        self.revision = revision
+        self.value = value
+        self.derived: dict[Hashable, Any] = {}
+
+
 NOTE_VERSION = select(col(Note.version), col(Note.updated_at)).where(
     col(Note.learner) == bindparam("learner"), col(Note.object_key) == bindparam("key")
 )
@@ -45,7 +59,7 @@ class PageCache:
         self.poll_s = poll_s
         self.max_entries = max_entries
         self._lock = threading.Lock()
-        self._entries: OrderedDict[Hashable, tuple[int, Any]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, Entry] = OrderedDict()
         self._notes: OrderedDict[tuple[str, str], tuple[float, NoteVersion]] = OrderedDict()
         self._revision = -1
         self._checked_at = NEVER
@@ -87,22 +101,27 @@ class PageCache:
             self._checked_at = NEVER
 
     def get(self, key: Hashable) -> Any | None:
+        entry = self.entry(key)
+        return None if entry is None else entry.value
+
+    def entry(self, key: Hashable) -> Entry | None:
+        """The entry for ``key`` at the current revision (its value is what ``get`` returns)."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
                 return None
-            if entry[0] != self._revision:
+            if entry.revision != self._revision:
                 del self._entries[key]
                 return None
             self._entries.move_to_end(key)
-            return entry[1]
+            return entry
 
     def put(self, key: Hashable, revision: int, value: Any) -> None:
         """Keep ``value`` built at ``revision``; an answer built before a bump is not kept."""
         with self._lock:
             if revision != self._revision:
                 return
-            self._entries[key] = (revision, value)
+            self._entries[key] = Entry(revision, value)
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
