@@ -212,7 +212,8 @@ def concept_page(session: Session, context: str, slug: str) -> dict[str, Any]:
         "visual_inquiry": data["visual_inquiry"],
         "practice": data["practice"],
         "research": data["research"],
-        "source_file": row.source_file,
+        # where the page lives in the content tree; never the server's own disk layout
+        "source_file": f"{row.context}/{row.slug}.md",
     }
 
 

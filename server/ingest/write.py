@@ -174,7 +174,7 @@ def write_concept(
             "summary": front.summary,
             "body": body,
             "data": data,
-            "source_file": parsed.file,
+            "source_file": f"{parsed.context}/{parsed.slug}.md",  # in the tree, not on disk
             "position": position,
         },
     )

@@ -91,6 +91,18 @@ def test_every_kind_by_key(client: TestClient) -> None:
         assert (body["key"], body["kind"]) == (key, kind)
 
 
+def test_no_answer_names_a_path_on_the_servers_disk(client: TestClient) -> None:
+    concept = client.get("/api/concepts/demo-context/alpha").json()
+    assert concept["source_file"] == "demo-context/alpha.md"  # its place in the content tree
+    on_disk = str(FIXTURES.resolve().parent.parent)
+    for path in (
+        "/api/concepts/demo-context/alpha", "/api/objects/concept:demo-context/alpha",
+        "/api/objects/witness:demo-context/alpha/double", "/api/graph", "/api/concepts",
+        "/concepts/demo-context/alpha", "/api/objects/concept:demo-context/alpha/prompt",
+    ):  # fmt: skip
+        assert on_disk not in client.get(path).text, path
+
+
 def test_bad_keys_answer_in_the_one_error_shape(client: TestClient) -> None:
     assert_error(client.get("/api/objects/concept:nope/x"), 404, "not_found")
     error = assert_error(client.get("/api/objects/nonsense"), 422, "invalid_input")
