@@ -113,11 +113,21 @@ def _ping_idle_connections(engine: Engine) -> None:
             raise DisconnectionError("a pooled connection did not answer its ping") from error
 
 
+_READER = "_readingroom_reader"  # the engine's autocommit twin, made once (PostgreSQL)
+
+
 def reader(engine: Engine) -> Engine:
-    """The same engine for a read-only unit of work (autocommit on PostgreSQL, see above)."""
-    if engine.dialect.name == "postgresql":
-        return engine.execution_options(isolation_level="AUTOCOMMIT")
-    return engine
+    """The same engine for a read-only unit of work (autocommit on PostgreSQL, see above).
+
+    The twin is made once per engine, so that what is cached per engine (the prompt
+    evidence, say) is shared by every read."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    twin: Engine | None = engine.__dict__.get(_READER)
+    if twin is None:
+        twin = engine.execution_options(isolation_level="AUTOCOMMIT")
+        engine.__dict__[_READER] = twin
+    return twin
 
 
 def writer(engine: Engine) -> Engine:
