@@ -13,6 +13,7 @@ this process writes that note).
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import OrderedDict
@@ -63,6 +64,8 @@ class PageCache:
         self._notes: OrderedDict[tuple[str, str], tuple[float, NoteVersion]] = OrderedDict()
         self._revision = -1
         self._checked_at = NEVER
+        # Misses being built, by (key, revision): requests that miss together build once.
+        self._building: dict[tuple[Hashable, int], asyncio.Future[Any]] = {}
 
     @property
     def revision(self) -> int:
@@ -130,11 +133,37 @@ class PageCache:
         """The entry for ``key`` at the current revision; built off the event loop when missing."""
         revision = await self.fresh()
         found = self.get(key)
-        if found is None:
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+        flight = (key, revision)
+        loop = asyncio.get_running_loop()
+        pending = self._building.get(flight)
+        if pending is not None and pending.get_loop() is loop:
+            # another request is building it: wait for that (a revision bump makes every
+            # page miss at once, and a popular page must not be built once per request)
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this request was cancelled, not the build
+                # the request building it went away first: build it here
+        future: asyncio.Future[Any] = loop.create_future()
+        self._building[flight] = future
+        try:
             built = await run_in_threadpool(build)
-            self.put(key, revision, built)
-            return built
-        return found  # type: ignore[no-any-return]
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # retrieved: each waiter raises it itself
+            raise
+        finally:
+            if self._building.get(flight) is future:
+                del self._building[flight]
+        self.put(key, revision, built)
+        future.set_result(built)
+        return built
 
     def serve_here(self, key: Hashable, build: Callable[[], T]) -> T:
         """As ``serve``, for code already off the event loop (a sync route)."""

@@ -57,6 +57,39 @@ def test_a_full_cache_evicts_the_least_recently_used_entry(cache: PageCache) -> 
     assert cache.get("a") is None and cache.get("e") == "E"
 
 
+def test_requests_that_miss_together_build_the_page_once(cache: PageCache) -> None:
+    import asyncio
+    import threading
+
+    builds: list[int] = []
+    gate = threading.Event()
+
+    def build() -> str:
+        builds.append(1)
+        assert gate.wait(30)
+        return "page"
+
+    def failing() -> str:
+        builds.append(1)
+        assert gate.wait(30)
+        raise ValueError("the page could not be built")
+
+    async def together() -> tuple[list[str], list[BaseException | str]]:
+        served = [asyncio.ensure_future(cache.serve("page", build)) for _ in range(8)]
+        refused = [asyncio.ensure_future(cache.serve("broken", failing)) for _ in range(3)]
+        while len(builds) < 2:  # one build of each has started; the rest wait for it
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        gate.set()
+        errors = await asyncio.gather(*refused, return_exceptions=True)
+        return list(await asyncio.gather(*served)), list(errors)
+
+    pages, errors = asyncio.run(together())
+    assert pages == ["page"] * 8 and len(builds) == 2
+    assert all(isinstance(e, ValueError) for e in errors)
+    assert cache.get("page") == "page" and cache.get("broken") is None
+
+
 def test_an_answer_built_before_a_bump_is_neither_kept_nor_served(
     cache: PageCache, engine: Engine
 ) -> None:

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 MAGIC = b"RRRAW1\n"
+JUDGE_NICENESS = 10  # as a run's own (sandbox.RUN_NICENESS)
 MANIFEST_BYTES = 1 << 20  # the manifest part of a raw output
 MAX_ELEMENTS = 1_000_000  # values of one variable
 MAX_GRID_POINTS = 4_000_000
@@ -600,6 +601,10 @@ def main() -> int:
     import server.kernels
     import server.kernels.cost
     import server.witnesses.patterns  # noqa: F401
+    from server.witnesses.confine import yield_in_session
+
+    os.nice(JUDGE_NICENESS)  # a judge is part of a run: requests come first
+    yield_in_session()  # its session (the pool starts each judge in its own) goes as niced
 
     if len(sys.argv) > 1:  # the host's "ready" pipe: everything is imported, the run may come
         ready = int(sys.argv[1])

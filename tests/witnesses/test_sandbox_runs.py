@@ -273,3 +273,17 @@ def test_background_runs_yield_to_users_runs(confined: None) -> None:
     assert int(user.stdout) == min(19, base + RUN_NICENESS)
     if base + RUN_NICENESS < 19:  # (a test run already at nice 9 or more cannot tell them apart)
         assert int(background.stdout) > int(user.stdout)
+
+
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="no autogroup scheduling")
+def test_a_runs_session_is_niced_as_the_run_is(confined: None) -> None:
+    """bwrap starts a run in a session of its own; under autogroup scheduling niceness only
+    orders processes within a session, so the run's session carries the run's niceness."""
+    from server.witnesses.sandbox import BACKGROUND_NICENESS
+    from server.witnesses.service import CheckJob, run_jobs
+
+    code = "print(open('/proc/self/autogroup').read().split()[-1])\n"
+    job = CheckJob("witness:a/b/c", code, [], 10.0, "key")
+    [(_, result)] = run_jobs([job], workers=1, background=True)
+    assert result.status == "passed", result
+    assert int(result.stdout) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + BACKGROUND_NICENESS)
