@@ -152,18 +152,18 @@ def defer_checks(
     ids: dict[str, int] = {}
     for job in jobs:
         lock = lock_for(job.key, job.cache_key, force)
-        try:
-            ids[job.key] = task.configure(priority=priority, queueing_lock=lock).defer(
-                witness_key=job.key, force=force
+
+        def defer(key: str = job.key, lock: str = lock) -> int:
+            return task.configure(priority=priority, queueing_lock=lock).defer(
+                witness_key=key, force=force
             )
+
+        try:
+            ids[job.key] = defer()
         except exceptions.AlreadyEnqueued:
             waiting = _raise_waiting(engine, lock, priority)
-            if waiting is not None:
-                ids[job.key] = waiting
-            else:  # taken by a worker just now: a new job for this version may wait again
-                ids[job.key] = task.configure(priority=priority, queueing_lock=lock).defer(
-                    witness_key=job.key, force=force
-                )
+            # None: taken by a worker just now, so a new job for this version may wait again
+            ids[job.key] = waiting if waiting is not None else defer()
     return ids
 
 
@@ -179,17 +179,20 @@ def _raise_waiting(engine: Engine, lock: str, priority: int) -> int | None:
     return None if found is None else int(found)
 
 
+def _count(engine: Engine, query: str, **values: Any) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text(query), values).scalar() or 0)
+
+
 def waiting_user_jobs(engine: Engine) -> int:
     """Jobs at a user's priority not yet taken: the queue's backlog for requests."""
-    with engine.connect() as connection:
-        count = connection.execute(
-            text(
-                "SELECT count(*) FROM procrastinate_jobs WHERE queue_name = :queue"
-                " AND status = 'todo' AND priority >= :priority"
-            ),
-            {"queue": QUEUE, "priority": USER_PRIORITY},
-        ).scalar()
-    return int(count or 0)
+    return _count(
+        engine,
+        "SELECT count(*) FROM procrastinate_jobs WHERE queue_name = :queue"
+        " AND status = 'todo' AND priority >= :priority",
+        queue=QUEUE,
+        priority=USER_PRIORITY,
+    )
 
 
 def queue_state(engine: Engine) -> dict[str, int]:
@@ -215,15 +218,12 @@ def queue_state(engine: Engine) -> dict[str, int]:
 
 def live_workers(engine: Engine) -> int:
     """Workers (``readingroom worker``, servers taking jobs) heard from recently."""
-    with engine.connect() as connection:
-        count = connection.execute(
-            text(
-                "SELECT count(*) FROM procrastinate_workers"
-                " WHERE last_heartbeat > now() - make_interval(secs => :alive)"
-            ),
-            {"alive": ALIVE_S},
-        ).scalar()
-    return int(count or 0)
+    return _count(
+        engine,
+        "SELECT count(*) FROM procrastinate_workers"
+        " WHERE last_heartbeat > now() - make_interval(secs => :alive)",
+        alive=ALIVE_S,
+    )
 
 
 def job_states(engine: Engine, ids: Iterable[int]) -> dict[int, str]:
